@@ -1,0 +1,114 @@
+"""finpy: the service mesh inside the process.
+
+A Finagle-style client library for asyncio: every outgoing call goes through a
+stack of composable :class:`Service` and :class:`Filter` objects that add
+deadlines, load balancing over a live set of endpoints and, layer by layer,
+the rest of a production RPC client.  Protocol adapters live in
+``finpy_protocols`` (gRPC first); test tools in :mod:`finpy.testing`.
+"""
+
+from finpy.address import Address
+from finpy.balancer import Balancer, P2CLeastLoaded, RoundRobin
+from finpy.client import (
+    BalancerFactory,
+    Client,
+    ClientStatistics,
+    DrainTimeout,
+    EndpointAddress,
+    Label,
+    default_client_stack,
+    default_endpoint_stack,
+)
+from finpy.clock import SYSTEM_CLOCK, Clock, ClockParam, ManualClock
+from finpy.context import (
+    current_attempt,
+    current_deadline,
+    current_request_key,
+    deadline_after,
+    deadline_at,
+    request_key,
+    time_remaining,
+)
+from finpy.deadline import DeadlineFilter, DefaultTimeout, EnforceDeadline
+from finpy.endpoint import Endpoint
+from finpy.endpoint_set import EndpointSet
+from finpy.errors import (
+    AttemptTimeoutError,
+    BudgetExhaustedError,
+    ConfigurationError,
+    DeadlineExceededError,
+    FinpyError,
+    NoEndpointsError,
+    RejectedError,
+    ResolutionError,
+    ServiceClosedError,
+    TargetError,
+)
+from finpy.filter import Filter, FilteredService
+from finpy.params import Param, Params
+from finpy.resolver import Bound, Failed, Negative, Pending, Resolution, Target
+from finpy.service import FunctionService, Service, Status
+from finpy.stack import FilterModule, Stack, StackModule
+from finpy.timeout import AttemptTimeout, AttemptTimeoutFilter
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "SYSTEM_CLOCK",
+    "Address",
+    "AttemptTimeout",
+    "AttemptTimeoutError",
+    "AttemptTimeoutFilter",
+    "Balancer",
+    "BalancerFactory",
+    "Bound",
+    "BudgetExhaustedError",
+    "Client",
+    "ClientStatistics",
+    "Clock",
+    "ClockParam",
+    "ConfigurationError",
+    "DeadlineExceededError",
+    "DeadlineFilter",
+    "DefaultTimeout",
+    "DrainTimeout",
+    "EnforceDeadline",
+    "Endpoint",
+    "EndpointAddress",
+    "EndpointSet",
+    "Failed",
+    "Filter",
+    "FilterModule",
+    "FilteredService",
+    "FinpyError",
+    "FunctionService",
+    "Label",
+    "ManualClock",
+    "Negative",
+    "NoEndpointsError",
+    "P2CLeastLoaded",
+    "Param",
+    "Params",
+    "Pending",
+    "RejectedError",
+    "Resolution",
+    "ResolutionError",
+    "RoundRobin",
+    "Service",
+    "ServiceClosedError",
+    "Stack",
+    "StackModule",
+    "Status",
+    "Target",
+    "TargetError",
+    "__version__",
+    "current_attempt",
+    "current_deadline",
+    "current_request_key",
+    "deadline_after",
+    "deadline_at",
+    "default_client_stack",
+    "default_endpoint_stack",
+    "request_key",
+    "time_remaining",
+]

@@ -1,0 +1,68 @@
+"""The ``Balancer`` interface: pick one endpoint per request.
+
+A balancer is a :class:`~finpy.service.Service` over a set of endpoints that
+it is told about with :meth:`Balancer.update`.  Updates replace the set
+atomically; a request already dispatched to an endpoint is not disturbed by
+an update (the endpoint set drains removed endpoints separately).
+
+The pick itself is plain synchronous code (:meth:`Balancer.pick`), so it can
+be tested and measured without I/O.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+from finpy.endpoint import Endpoint
+from finpy.errors import NoEndpointsError
+from finpy.service import Service, Status
+
+__all__ = ["Balancer"]
+
+Req = TypeVar("Req")
+Rep = TypeVar("Rep")
+
+
+class Balancer(Service[Req, Rep], Generic[Req, Rep]):
+    """Distributes requests over endpoints; subclasses implement :meth:`pick`."""
+
+    def __init__(self, *, rng: random.Random | None = None) -> None:
+        self.endpoints: tuple[Endpoint[Req, Rep], ...] = ()
+        self.rng = rng if rng is not None else random.Random()
+        #: Total picks made, for statistics.
+        self.picks = 0
+
+    def update(self, endpoints: Sequence[Endpoint[Req, Rep]]) -> None:
+        """Replace the endpoint set (in-flight requests are not affected)."""
+        self.endpoints = tuple(endpoints)
+        self._on_update()
+
+    def _on_update(self) -> None:
+        """Hook for subclasses that precompute from the endpoint set."""
+
+    @abstractmethod
+    def pick(self) -> Endpoint[Req, Rep]:
+        """Choose an endpoint for one request; raise :class:`NoEndpointsError` if none."""
+
+    def _no_endpoints(self) -> NoEndpointsError:
+        return NoEndpointsError(f"{type(self).__name__}: no endpoints to send the request to")
+
+    async def __call__(self, request: Req, /) -> Rep:
+        endpoint = self.pick()
+        self.picks += 1
+        return await endpoint(request)
+
+    @property
+    def status(self) -> Status:
+        if not self.endpoints:
+            return Status.BUSY
+        return Status.OPEN if any(e.status is Status.OPEN for e in self.endpoints) else Status.BUSY
+
+    async def aclose(self) -> None:
+        self.endpoints = ()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(endpoints={len(self.endpoints)})"

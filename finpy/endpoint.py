@@ -1,0 +1,116 @@
+"""``Endpoint``: one address, the stack that talks to it, and its load.
+
+The endpoint counts requests in flight (its *load*, which least-loaded
+balancers read) and implements *draining*: when discovery removes an address,
+the endpoint stops being picked but lets the requests already sent finish
+before it closes its transport.  Streaming responses count as in flight until
+the stream ends: a response object may expose ``finpy_on_complete(callback)``,
+and the endpoint releases the request slot when the callback fires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
+
+from finpy.address import Address
+from finpy.errors import ServiceClosedError
+from finpy.service import Service, Status
+
+__all__ = ["Completion", "Endpoint"]
+
+Req = TypeVar("Req")
+Rep = TypeVar("Rep")
+
+
+@runtime_checkable
+class Completion(Protocol):
+    """A response that is still in progress after it is returned (a stream)."""
+
+    def finpy_on_complete(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once when the response has finished, however it ended."""
+        ...
+
+
+class Endpoint(Service[Req, Rep], Generic[Req, Rep]):
+    """A per-address service with load accounting, status and draining."""
+
+    __slots__ = ("_closed", "_draining", "_idle", "address", "pending", "service")
+
+    def __init__(self, address: Address, service: Service[Req, Rep]) -> None:
+        self.address = address
+        self.service = service
+        #: Requests (and open streams) currently in flight on this endpoint.
+        self.pending = 0
+        self._draining = False
+        self._closed = False
+        self._idle: asyncio.Event | None = None
+
+    async def __call__(self, request: Req, /) -> Rep:
+        if self._closed:
+            raise ServiceClosedError(f"endpoint {self.address} is closed")
+        self.pending += 1
+        try:
+            rep = await self.service(request)
+        except BaseException:
+            self._release()
+            raise
+        if isinstance(rep, Completion):
+            rep.finpy_on_complete(self._release)
+        else:
+            self._release()
+        return rep
+
+    def _release(self) -> None:
+        self.pending -= 1
+        if self.pending == 0 and self._idle is not None:
+            self._idle.set()
+
+    @property
+    def status(self) -> Status:
+        if self._closed:
+            return Status.CLOSED
+        if self._draining:
+            return Status.BUSY
+        return self.service.status
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    def update_address(self, address: Address) -> None:
+        """Take new weight/metadata for the same host:port."""
+        if address.key != self.address.key:
+            raise ValueError(f"endpoint {self.address} cannot become {address}")
+        self.address = address
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Stop taking new requests, wait for in-flight ones (bounded), then close."""
+        self._draining = True
+        if self.pending > 0:
+            self._idle = asyncio.Event()
+            try:
+                if timeout is None:
+                    await self._idle.wait()
+                else:
+                    await asyncio.wait_for(self._idle.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.service.aclose()
+
+    def __repr__(self) -> str:
+        state = (
+            "closed"
+            if self._closed
+            else "draining"
+            if self._draining
+            else self.service.status.value
+        )
+        return f"Endpoint({self.address.authority}, pending={self.pending}, {state})"

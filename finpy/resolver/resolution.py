@@ -1,0 +1,125 @@
+"""``Resolution``: the live, observable result of resolving one target.
+
+A resolution holds the current :mod:`~finpy.resolver.state` and tells its
+subscribers about every change.  Resolvers publish into it (from a background
+task, a watch callback, ...); the client's endpoint set subscribes to it.
+Applications can also make one themselves and publish addresses by hand::
+
+    res = Resolution(Bound([Address("10.0.0.1", 50051)]))
+    channel = finpy_protocols.grpc.Channel(res)
+    res.publish(Bound([...]))        # the client follows
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from finpy.resolver.state import Bound, Failed, Negative, Pending, ResolutionState
+
+__all__ = ["Resolution"]
+
+log = logging.getLogger("finpy.resolver")
+
+Listener = Callable[[ResolutionState], None]
+
+
+class Resolution:
+    """Current state of a name plus change notification."""
+
+    def __init__(
+        self,
+        initial: ResolutionState | None = None,
+        *,
+        target: str = "",
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._state: ResolutionState = initial if initial is not None else Pending()
+        self._listeners: list[Listener] = []
+        self._version = 0
+        self._closed = False
+        self._on_close = on_close
+        self.target = target
+
+    @property
+    def state(self) -> ResolutionState:
+        """The latest published state."""
+        return self._state
+
+    @property
+    def version(self) -> int:
+        """How many states were published after the initial one."""
+        return self._version
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def publish(self, state: ResolutionState) -> None:
+        """Make ``state`` current and notify subscribers (no-op when closed)."""
+        if not isinstance(state, (Bound, Negative, Pending, Failed)):
+            raise TypeError(f"not a resolution state: {state!r}")
+        if self._closed:
+            return
+        self._state = state
+        self._version += 1
+        for listener in tuple(self._listeners):
+            try:
+                listener(state)
+            except Exception:  # a broken subscriber must not break discovery
+                log.exception("resolution listener %r failed on %r", listener, state)
+
+    def subscribe(self, listener: Listener, *, replay: bool = True) -> Callable[[], None]:
+        """Call ``listener`` on every change (and now, if ``replay``); returns an unsubscribe."""
+        self._listeners.append(listener)
+        if replay:
+            listener(self._state)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    async def changes(self) -> AsyncIterator[ResolutionState]:
+        """Iterate over the current state and then every new one until closed."""
+        queue: asyncio.Queue[ResolutionState | None] = asyncio.Queue()
+        unsubscribe = self.subscribe(queue.put_nowait)
+        try:
+            while not self._closed:
+                item = await queue.get()
+                if item is None:
+                    break
+                yield item
+        finally:
+            unsubscribe()
+
+    async def wait_for(self, predicate: Callable[[ResolutionState], bool]) -> ResolutionState:
+        """Wait until the state satisfies ``predicate`` and return it."""
+        if predicate(self._state):
+            return self._state
+        fut: asyncio.Future[ResolutionState] = asyncio.get_running_loop().create_future()
+
+        def check(state: ResolutionState) -> None:
+            if not fut.done() and predicate(state):
+                fut.set_result(state)
+
+        unsubscribe = self.subscribe(check, replay=False)
+        try:
+            return await fut
+        finally:
+            unsubscribe()
+
+    async def aclose(self) -> None:
+        """Stop the resolver behind this resolution (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._listeners.clear()
+        if self._on_close is not None:
+            await self._on_close()
+
+    def __repr__(self) -> str:
+        return f"Resolution({self.target!r}, {self._state!r}, version={self._version})"

@@ -1,0 +1,79 @@
+"""Per-attempt timeout.
+
+A per-attempt timeout bounds one try at one endpoint, while the request's
+deadline bounds the whole logical call (all attempts and backoff).  It sits in
+the endpoint stack, below failure accrual (so breakers see timeouts) and below
+retries (so a timed-out attempt can be retried elsewhere while time remains).
+The attempt's own deadline goes into the context, so the transport puts the
+earlier of it and the request's deadline on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from finpy._compat import timeout_after
+from finpy.clock import SYSTEM_CLOCK, Clock, ClockParam
+from finpy.context import _DEADLINE, validate_timeout
+from finpy.errors import AttemptTimeoutError, ConfigurationError
+from finpy.filter import Filter
+from finpy.params import Param, Params
+from finpy.service import Service
+
+__all__ = ["AttemptTimeout", "AttemptTimeoutFilter"]
+
+Req = TypeVar("Req")
+Rep = TypeVar("Rep")
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptTimeout(Param):
+    """Timeout of each attempt (``None``: only the request's deadline applies)."""
+
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.seconds is not None:
+            validate_timeout(self.seconds, "attempt timeout")
+            if self.seconds == 0:
+                raise ConfigurationError("attempt timeout must be > 0 seconds, got 0")
+
+
+class AttemptTimeoutFilter(Filter[Req, Rep]):
+    """Fails an attempt with :class:`AttemptTimeoutError` after ``timeout`` seconds."""
+
+    __slots__ = ("_clock", "_timeout")
+
+    def __init__(self, timeout: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._timeout = validate_timeout(timeout, "attempt timeout")
+        self._clock = clock
+
+    async def __call__(self, request: Req, service: Service[Req, Rep], /) -> Rep:
+        outer = _DEADLINE.get()
+        mine = self._clock.now() + self._timeout
+        if outer is not None and outer <= mine:
+            return await service(request)  # the request's deadline is the tighter bound
+        token = _DEADLINE.set(mine)
+        try:
+            async with timeout_after(self._timeout):
+                return await service(request)
+        except TimeoutError:
+            raise AttemptTimeoutError(
+                f"attempt exceeded its timeout of {self._timeout * 1000:.1f} ms"
+            ) from None
+        finally:
+            _DEADLINE.reset(token)
+
+    @staticmethod
+    def from_params(params: Params) -> AttemptTimeoutFilter[Req, Rep] | None:
+        """The filter configured by :class:`AttemptTimeout`, or ``None`` when unset."""
+        seconds = params[AttemptTimeout].seconds
+        return (
+            None
+            if seconds is None
+            else AttemptTimeoutFilter(seconds, clock=params[ClockParam].clock)
+        )
+
+    def __repr__(self) -> str:
+        return f"AttemptTimeoutFilter({self._timeout!r})"

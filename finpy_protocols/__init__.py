@@ -1,0 +1,1 @@
+"""finpy protocol adapters."""
