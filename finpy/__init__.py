@@ -8,7 +8,7 @@ the rest of a production RPC client.  Protocol adapters live in
 """
 
 from finpy.address import Address
-from finpy.balancer import Balancer, P2CLeastLoaded, RoundRobin
+from finpy.balancer import BALANCERS, Balancer, P2CLeastLoaded, RoundRobin, balancer_factory
 from finpy.client import (
     BalancerFactory,
     Client,
@@ -45,6 +45,7 @@ from finpy.errors import (
     TargetError,
 )
 from finpy.filter import Filter, FilteredService
+from finpy.method import MethodConfig, MethodConfigs
 from finpy.params import Param, Params
 from finpy.resolver import Bound, Failed, Negative, Pending, Resolution, Target
 from finpy.service import FunctionService, Service, Status
@@ -54,6 +55,7 @@ from finpy.timeout import AttemptTimeout, AttemptTimeoutFilter
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BALANCERS",
     "SYSTEM_CLOCK",
     "Address",
     "AttemptTimeout",
@@ -84,6 +86,8 @@ __all__ = [
     "FunctionService",
     "Label",
     "ManualClock",
+    "MethodConfig",
+    "MethodConfigs",
     "Negative",
     "NoEndpointsError",
     "P2CLeastLoaded",
@@ -102,6 +106,7 @@ __all__ = [
     "Target",
     "TargetError",
     "__version__",
+    "balancer_factory",
     "current_attempt",
     "current_deadline",
     "current_request_key",

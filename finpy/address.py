@@ -30,7 +30,7 @@ class Address:
     host: str
     port: int
     weight: float = 1.0
-    metadata: Mapping[str, str] = field(default=_EMPTY, hash=False)
+    metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host or any(c.isspace() for c in self.host):

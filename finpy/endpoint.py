@@ -11,6 +11,7 @@ and the endpoint releases the request slot when the callback fires.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
@@ -66,6 +67,14 @@ class Endpoint(Service[Req, Rep], Generic[Req, Rep]):
         self.pending -= 1
         if self.pending == 0 and self._idle is not None:
             self._idle.set()
+            self._idle = None
+
+    async def wait_idle(self) -> None:
+        """Wait until no request or stream is in flight on this endpoint."""
+        while self.pending > 0:
+            if self._idle is None:
+                self._idle = asyncio.Event()
+            await self._idle.wait()
 
     @property
     def status(self) -> Status:
@@ -88,15 +97,8 @@ class Endpoint(Service[Req, Rep], Generic[Req, Rep]):
     async def drain(self, timeout: float | None = None) -> None:
         """Stop taking new requests, wait for in-flight ones (bounded), then close."""
         self._draining = True
-        if self.pending > 0:
-            self._idle = asyncio.Event()
-            try:
-                if timeout is None:
-                    await self._idle.wait()
-                else:
-                    await asyncio.wait_for(self._idle.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.wait_idle(), timeout)
         await self.aclose()
 
     async def aclose(self) -> None:

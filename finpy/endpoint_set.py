@@ -176,6 +176,14 @@ class EndpointSet(Service[Req, Rep], Generic[Req, Rep]):
                 f"could not resolve {self.resolution.target!r}: {state.error}"
             ) from state.error
 
+    async def wait_idle(self) -> None:
+        """Wait until no request is in flight on any endpoint (draining ones included)."""
+        while True:
+            busy = [e for e in (*self._endpoints.values(), *self._draining) if e.pending > 0]
+            if not busy:
+                return
+            await busy[0].wait_idle()
+
     @property
     def endpoints(self) -> tuple[Endpoint[Req, Rep], ...]:
         """The live endpoints (not the draining ones)."""

@@ -81,7 +81,7 @@ class DeadlineExceededError(FinpyError):
 
     status = "DEADLINE_EXCEEDED"
 
-    def __init__(self, message: str, *, request_sent: bool = False) -> None:
+    def __init__(self, message: str = "", *, request_sent: bool = False) -> None:
         super().__init__(message)
         self.request_sent = request_sent  # type: ignore[misc]
 
@@ -89,7 +89,7 @@ class DeadlineExceededError(FinpyError):
 class AttemptTimeoutError(DeadlineExceededError):
     """One attempt exceeded its per-attempt timeout (the overall deadline may remain)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str = "") -> None:
         super().__init__(message, request_sent=True)
 
 

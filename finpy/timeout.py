@@ -18,6 +18,7 @@ from finpy.clock import SYSTEM_CLOCK, Clock, ClockParam
 from finpy.context import _DEADLINE, validate_timeout
 from finpy.errors import AttemptTimeoutError, ConfigurationError
 from finpy.filter import Filter
+from finpy.method import MethodConfig
 from finpy.params import Param, Params
 from finpy.service import Service
 
@@ -45,22 +46,28 @@ class AttemptTimeoutFilter(Filter[Req, Rep]):
 
     __slots__ = ("_clock", "_timeout")
 
-    def __init__(self, timeout: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._timeout = validate_timeout(timeout, "attempt timeout")
+    def __init__(self, timeout: float | None, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._timeout = None if timeout is None else validate_timeout(timeout, "attempt timeout")
         self._clock = clock
 
     async def __call__(self, request: Req, service: Service[Req, Rep], /) -> Rep:
+        timeout = self._timeout
+        config = getattr(request, "method_config", None)
+        if isinstance(config, MethodConfig) and config.attempt_timeout is not None:
+            timeout = config.attempt_timeout
+        if timeout is None:
+            return await service(request)
         outer = _DEADLINE.get()
-        mine = self._clock.now() + self._timeout
+        mine = self._clock.now() + timeout
         if outer is not None and outer <= mine:
             return await service(request)  # the request's deadline is the tighter bound
         token = _DEADLINE.set(mine)
         try:
-            async with timeout_after(self._timeout):
+            async with timeout_after(timeout):
                 return await service(request)
         except TimeoutError:
             raise AttemptTimeoutError(
-                f"attempt exceeded its timeout of {self._timeout * 1000:.1f} ms"
+                f"attempt exceeded its timeout of {timeout * 1000:.1f} ms"
             ) from None
         finally:
             _DEADLINE.reset(token)

@@ -1,0 +1,409 @@
+"""``Channel``: a drop-in ``grpc.aio.Channel`` backed by a finpy client.
+
+Generated stubs take it as they take any ``grpc.aio`` channel::
+
+    channel = Channel("static:///10.0.0.1:50051,10.0.0.2:50051", timeout=1.0)
+    stub = echo_pb2_grpc.EchoStub(channel)
+    reply = await stub.Echo(EchoRequest(message="hi"), timeout=0.3)
+
+Behind it, every call goes through the finpy client stack (deadline, ...,
+load balancer) to one of the endpoints of the target, each with its own
+``grpc.aio`` channel.  Per-call ``timeout``, ``metadata``, ``credentials``,
+``wait_for_ready`` and ``compression`` are passed through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from finpy.balancer import Balancer, balancer_factory
+from finpy.client import BalancerFactory, Client, Label
+from finpy.deadline import EnforceDeadline
+from finpy.errors import ConfigurationError
+from finpy.method import MethodConfig, MethodConfigs
+from finpy.params import Params
+from finpy.resolver.registry import ResolverRegistry
+from finpy.resolver.resolution import Resolution
+from finpy.resolver.state import Bound, Failed, Negative, ResolutionState
+from finpy.resolver.target import Target
+from finpy.stack import Stack
+from finpy.timeout import AttemptTimeout
+from finpy_protocols.grpc.calls import (
+    StreamStreamCall,
+    StreamUnaryCall,
+    UnaryStreamCall,
+    UnaryUnaryCall,
+)
+from finpy_protocols.grpc.request import CallShape, GrpcRequest, GrpcResponse
+from finpy_protocols.grpc.transport import GrpcChannelConfig, GrpcTransport
+
+__all__ = ["Channel"]
+
+_C = grpc.ChannelConnectivity
+
+
+def _logical_name(target: str | Resolution) -> str | None:
+    """The name TLS should verify: the host of a DNS-style target, else ``None``."""
+    if not isinstance(target, str):
+        return None
+    t = Target.parse(target)
+    if t.scheme in ("static", "file"):
+        return None
+    name = t.endpoint
+    if name.startswith("["):
+        return name[1 : name.find("]")]
+    host, sep, port = name.rpartition(":")
+    return host if sep and port.isdigit() else name
+
+
+async def _next_state(res: Resolution) -> None:
+    version = res.version
+    await res.wait_for(lambda _s: res.version != version)
+
+
+class _MultiCallable:
+    __slots__ = ("_channel", "_config", "_deserializer", "_method", "_serializer")
+
+    def __init__(self, channel: Channel, method: str, serializer: Any, deserializer: Any) -> None:
+        if not isinstance(method, str) or not method.startswith("/") or method.count("/") != 2:
+            raise ConfigurationError(
+                f"invalid gRPC method path {method!r}: expected '/package.Service/Method'"
+            )
+        self._channel = channel
+        self._method = method
+        self._serializer = serializer
+        self._deserializer = deserializer
+        self._config = channel.method_config(method)
+
+    def _request(
+        self,
+        shape: CallShape,
+        message: Any,
+        metadata: Any,
+        credentials: Any,
+        wait_for_ready: bool | None,
+        compression: Any,
+    ) -> GrpcRequest:
+        return GrpcRequest(
+            self._method,
+            shape,
+            message,
+            serializer=self._serializer,
+            deserializer=self._deserializer,
+            metadata=metadata,
+            credentials=credentials,
+            wait_for_ready=wait_for_ready,
+            compression=compression,
+            method_config=self._config,
+        )
+
+    def _timeout(self, timeout: float | None) -> float | None:
+        return timeout if timeout is not None else self._config.timeout
+
+
+class _UnaryUnary(_MultiCallable, grpc.aio.UnaryUnaryMultiCallable[Any, Any]):
+    __slots__ = ()
+
+    def __call__(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> UnaryUnaryCall:
+        req = self._request(
+            CallShape.UNARY_UNARY, request, metadata, credentials, wait_for_ready, compression
+        )
+        return UnaryUnaryCall(
+            self._channel._client, req, self._timeout(timeout), self._channel._label
+        )
+
+
+class _UnaryStream(_MultiCallable, grpc.aio.UnaryStreamMultiCallable[Any, Any]):
+    __slots__ = ()
+
+    def __call__(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> UnaryStreamCall:
+        req = self._request(
+            CallShape.UNARY_STREAM, request, metadata, credentials, wait_for_ready, compression
+        )
+        return UnaryStreamCall(
+            self._channel._client, req, self._timeout(timeout), self._channel._label
+        )
+
+
+class _StreamUnary(_MultiCallable, grpc.aio.StreamUnaryMultiCallable[Any, Any]):
+    __slots__ = ()
+
+    def __call__(
+        self,
+        request_iterator: Any = None,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> StreamUnaryCall:
+        req = self._request(
+            CallShape.STREAM_UNARY,
+            request_iterator,
+            metadata,
+            credentials,
+            wait_for_ready,
+            compression,
+        )
+        return StreamUnaryCall(
+            self._channel._client, req, self._timeout(timeout), self._channel._label
+        )
+
+
+class _StreamStream(_MultiCallable, grpc.aio.StreamStreamMultiCallable[Any, Any]):
+    __slots__ = ()
+
+    def __call__(
+        self,
+        request_iterator: Any = None,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> StreamStreamCall:
+        req = self._request(
+            CallShape.STREAM_STREAM,
+            request_iterator,
+            metadata,
+            credentials,
+            wait_for_ready,
+            compression,
+        )
+        return StreamStreamCall(
+            self._channel._client, req, self._timeout(timeout), self._channel._label
+        )
+
+
+class Channel(grpc.aio.Channel):
+    """A ``grpc.aio.Channel`` that load-balances over a resolved target through finpy.
+
+    Args:
+        target: ``scheme:///name`` (``static:///h:p,h:p``, ``dns:///host:port``, ...),
+            a bare ``host:port,host:port`` list, or a :class:`finpy.Resolution`.
+        timeout: default total deadline of every call without its own ``timeout=``.
+        methods: per-method :class:`finpy.MethodConfig` by pattern (see
+            :class:`finpy.method.MethodConfigs`): timeouts, attempt timeouts, idempotency.
+        attempt_timeout: bound of each attempt (default: only the deadline bounds it).
+        balancer: ``"p2c"`` (least loaded, default), ``"round_robin"``, or a
+            zero-argument callable returning a :class:`finpy.Balancer`.
+        credentials: ``grpc.ssl_channel_credentials(...)`` for TLS/mTLS to every endpoint.
+        server_name: the logical name certificates must match (default: the host of
+            a DNS-style target); also sent as ``:authority``.
+        options, interceptors, compression: passed to every endpoint's ``grpc.aio`` channel.
+        params, stack, endpoint_stack: full control over the finpy stacks (advanced).
+        registry: where target schemes are looked up (default: the global registry).
+        label: a name for statistics and errors (default: the target).
+
+    A target no resolver understands, or any bad value, raises
+    :class:`finpy.ConfigurationError` here, naming the value.
+    """
+
+    def __init__(
+        self,
+        target: str | Resolution,
+        *,
+        timeout: float | None = None,
+        methods: Mapping[str, MethodConfig] | None = None,
+        attempt_timeout: float | None = None,
+        balancer: str | Callable[[], Balancer[Any, Any]] = "p2c",
+        credentials: grpc.ChannelCredentials | None = None,
+        server_name: str | None = None,
+        options: Iterable[tuple[str, Any]] = (),
+        interceptors: Iterable[Any] = (),
+        compression: grpc.Compression | None = None,
+        params: Params | None = None,
+        stack: Stack[GrpcRequest, GrpcResponse] | None = None,
+        endpoint_stack: Stack[GrpcRequest, GrpcResponse] | None = None,
+        registry: ResolverRegistry | None = None,
+        label: str | None = None,
+    ) -> None:
+        if credentials is not None and not isinstance(credentials, grpc.ChannelCredentials):
+            raise ConfigurationError(
+                f"credentials must be grpc.ChannelCredentials, got {credentials!r}"
+            )
+        configs = dict(methods or {})
+        if timeout is not None:  # an explicit "*" config wins over the channel-wide default
+            configs["*"] = configs.get("*", MethodConfig()).merged_over(
+                MethodConfig(timeout=timeout)
+            )
+        base = Params(
+            MethodConfigs(configs),
+            AttemptTimeout(attempt_timeout),
+            BalancerFactory(balancer_factory(balancer)),
+            EnforceDeadline(False),  # grpc enforces the deadline it is given on the wire
+            GrpcChannelConfig(
+                credentials=credentials,
+                server_name=server_name if server_name is not None else _logical_name(target),
+                options=tuple(options),
+                interceptors=tuple(interceptors),
+                compression=compression,
+            ),
+            Label(label or (target if isinstance(target, str) else target.target)),
+        )
+        self.params = base + params if params is not None else base
+        self._client: Client[GrpcRequest, GrpcResponse] = Client(
+            target,
+            GrpcTransport.factory,
+            params=self.params,
+            stack=stack,
+            endpoint_stack=endpoint_stack,
+            registry=registry,
+        )
+        self._label = f"target {self._client.label}"
+        self._method_configs = self.params[MethodConfigs]
+
+    # -- configuration -------------------------------------------------------------------
+
+    def method_config(self, method: str) -> MethodConfig:
+        """The effective :class:`MethodConfig` of ``/package.Service/Method``."""
+        return self._method_configs.resolve(method)
+
+    @property
+    def client(self) -> Client[GrpcRequest, GrpcResponse]:
+        """The finpy client behind the channel (statistics, endpoint set)."""
+        return self._client
+
+    # -- grpc.aio.Channel ----------------------------------------------------------------
+
+    def unary_unary(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        _registered_method: bool | None = False,
+    ) -> _UnaryUnary:
+        return _UnaryUnary(self, method, request_serializer, response_deserializer)
+
+    def unary_stream(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        _registered_method: bool | None = False,
+    ) -> _UnaryStream:
+        return _UnaryStream(self, method, request_serializer, response_deserializer)
+
+    def stream_unary(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        _registered_method: bool | None = False,
+    ) -> _StreamUnary:
+        return _StreamUnary(self, method, request_serializer, response_deserializer)
+
+    def stream_stream(
+        self,
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        _registered_method: bool | None = False,
+    ) -> _StreamStream:
+        return _StreamStream(self, method, request_serializer, response_deserializer)
+
+    def _transports(self) -> list[GrpcTransport]:
+        eps = self._client.endpoint_set
+        if eps is None:
+            return []
+        out = []
+        for ep in eps.endpoints:
+            svc: Any = ep.service
+            while not isinstance(svc, GrpcTransport) and hasattr(svc, "service"):
+                svc = svc.service
+            if isinstance(svc, GrpcTransport):
+                out.append(svc)
+        return out
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        """The best connectivity state among the endpoints' channels."""
+        if try_to_connect:
+            with contextlib.suppress(RuntimeError):
+                self._client.start()
+        states = (
+            [t.channel.get_state(try_to_connect) for t in self._transports()]
+            if try_to_connect
+            else [t._channel.get_state(False) for t in self._transports() if t._channel is not None]
+        )
+        for wanted in (_C.READY, _C.CONNECTING, _C.TRANSIENT_FAILURE):
+            if wanted in states:
+                return wanted
+        return _C.SHUTDOWN if self._client.status.value == "closed" else _C.IDLE
+
+    async def wait_for_state_change(self, last_observed_state: grpc.ChannelConnectivity) -> None:
+        """Return once :meth:`get_state` differs from ``last_observed_state``."""
+        while self.get_state() == last_observed_state:
+            waits: list[asyncio.Future[Any]] = [
+                asyncio.ensure_future(t._channel.wait_for_state_change(t._channel.get_state(False)))
+                for t in self._transports()
+                if t._channel is not None
+            ]
+            res = self._client.resolution
+            if res is not None:
+                waits.append(asyncio.ensure_future(_next_state(res)))
+            else:  # not started yet: nothing to observe but the start itself
+                waits.append(asyncio.ensure_future(asyncio.sleep(0.05)))
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waits:
+                    w.cancel()
+                await asyncio.gather(*waits, return_exceptions=True)
+
+    async def channel_ready(self) -> None:
+        """Wait until the target is resolved and some endpoint's channel is READY."""
+        self._client.start()
+        res = self._client.resolution
+        assert res is not None
+
+        def settled(s: ResolutionState) -> bool:
+            return isinstance(s, (Bound, Negative, Failed))
+
+        await res.wait_for(settled)
+        while (state := self.get_state(try_to_connect=True)) is not _C.READY:
+            await self.wait_for_state_change(state)
+
+    async def close(self, grace: float | None = None) -> None:
+        """Close every endpoint channel; with ``grace``, let in-flight calls finish first."""
+        eps = self._client.endpoint_set
+        if grace is not None and eps is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(eps.wait_idle(), grace)
+        await self._client.aclose()
+
+    async def __aenter__(self) -> Channel:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"finpy Channel({self._client.label!r}, {self._client.status.value})"

@@ -1,0 +1,199 @@
+"""The per-endpoint transport: one lazily created ``grpc.aio`` channel per address.
+
+Each endpoint of a finpy gRPC client owns one ``grpc.aio`` channel to its
+address, created on the first request (channels bind to the running event
+loop) and closed when the endpoint leaves the set or the client closes.
+
+TLS is applied per endpoint, but certificates are verified against the
+*logical* service name (``server_name``), not the IP address dialled: the
+channel is created with ``grpc.ssl_target_name_override`` and
+``grpc.default_authority`` set to that name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from finpy.address import Address
+from finpy.clock import SYSTEM_CLOCK, Clock, ClockParam
+from finpy.context import _DEADLINE
+from finpy.errors import DeadlineExceededError
+from finpy.params import Param, Params
+from finpy.service import Service, Status
+from finpy_protocols.grpc.request import (
+    CallShape,
+    GrpcRequest,
+    GrpcResponse,
+    StreamResponse,
+    UnaryResponse,
+)
+
+__all__ = ["GrpcChannelConfig", "GrpcTransport"]
+
+ChannelOption = tuple[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GrpcChannelConfig(Param):
+    """How each endpoint's ``grpc.aio`` channel is made."""
+
+    credentials: grpc.ChannelCredentials | None = None
+    """TLS/mTLS credentials; ``None`` for plaintext."""
+    server_name: str | None = None
+    """Logical name certificates are checked against (and the ``:authority``)."""
+    options: tuple[ChannelOption, ...] = ()
+    """Extra ``grpc`` channel options for every endpoint channel."""
+    interceptors: tuple[Any, ...] = ()
+    """``grpc.aio`` client interceptors, installed on every endpoint channel."""
+    compression: grpc.Compression | None = None
+    """Default compression of the channels."""
+
+
+_STATE_STATUS = {
+    grpc.ChannelConnectivity.TRANSIENT_FAILURE: Status.BUSY,
+    grpc.ChannelConnectivity.SHUTDOWN: Status.CLOSED,
+}
+
+
+class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
+    """Sends requests to one address over its own ``grpc.aio`` channel."""
+
+    __slots__ = ("_callables", "_channel", "_clock", "_closed", "_config", "address")
+
+    def __init__(
+        self,
+        address: Address,
+        config: GrpcChannelConfig | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.address = address
+        self._config = config if config is not None else GrpcChannelConfig()
+        self._clock = clock
+        self._channel: grpc.aio.Channel | None = None
+        self._callables: dict[tuple[str, CallShape], Any] = {}
+        self._closed = False
+
+    @classmethod
+    def factory(cls, address: Address, params: Params) -> GrpcTransport:
+        """The ``transport`` callable a :class:`finpy.Client` takes."""
+        return cls(address, params[GrpcChannelConfig], clock=params[ClockParam].clock)
+
+    # -- channel -------------------------------------------------------------------------
+
+    def _options(self) -> list[ChannelOption]:
+        opts = list(self._config.options)
+        name = self._config.server_name
+        if name:
+            if self._config.credentials is not None:
+                opts.append(("grpc.ssl_target_name_override", name))
+            opts.append(("grpc.default_authority", name))
+        return opts
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The endpoint's channel, created on first use."""
+        ch = self._channel
+        if ch is None:
+            cfg = self._config
+            interceptors: Sequence[Any] | None = list(cfg.interceptors) or None
+            if cfg.credentials is None:
+                ch = grpc.aio.insecure_channel(
+                    self.address.authority,
+                    options=self._options(),
+                    compression=cfg.compression,
+                    interceptors=interceptors,
+                )
+            else:
+                ch = grpc.aio.secure_channel(
+                    self.address.authority,
+                    cfg.credentials,
+                    options=self._options(),
+                    compression=cfg.compression,
+                    interceptors=interceptors,
+                )
+            self._channel = ch
+        return ch
+
+    def _callable(self, request: GrpcRequest) -> Any:
+        key = (request.method, request.shape)
+        mc = self._callables.get(key)
+        if mc is None:
+            factory = getattr(self.channel, request.shape.value)
+            mc = factory(
+                request.method,
+                request_serializer=request.serializer,
+                response_deserializer=request.deserializer,
+                _registered_method=True,
+            )
+            self._callables[key] = mc
+        return mc
+
+    # -- calls ---------------------------------------------------------------------------
+
+    async def __call__(self, request: GrpcRequest, /) -> GrpcResponse:
+        mc = self._callable(request)
+        deadline = _DEADLINE.get()
+        timeout: float | None = None
+        if deadline is not None:
+            timeout = deadline - self._clock.now()
+            if timeout <= 0:
+                raise DeadlineExceededError("deadline passed before the attempt was sent; not sent")
+        call = mc(
+            request.message,
+            timeout=timeout,
+            metadata=request.metadata,
+            credentials=request.credentials,
+            wait_for_ready=request.wait_for_ready,
+            compression=request.compression,
+        )
+        shape = request.shape
+        if shape is CallShape.UNARY_UNARY or (
+            shape is CallShape.STREAM_UNARY and request.message is not None
+        ):
+            return UnaryResponse(await call, call)
+        if shape.response_streaming and (
+            shape is CallShape.UNARY_STREAM or request.message is not None
+        ):
+            # Read the first message here, so a failure before any response
+            # (the only retryable one for a stream) surfaces inside the stack.
+            try:
+                first = await call.read()
+            except BaseException:
+                call.cancel()
+                raise
+            return StreamResponse(call, first)
+        return StreamResponse(call)  # the caller drives writes: nothing to prefetch
+
+    @property
+    def status(self) -> Status:
+        if self._closed:
+            return Status.CLOSED
+        ch = self._channel
+        if ch is None:
+            return Status.OPEN
+        return _STATE_STATUS.get(ch.get_state(False), Status.OPEN)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        ch, self._channel = self._channel, None
+        self._callables.clear()
+        if ch is not None:
+            await ch.close(None)
+
+    def __repr__(self) -> str:
+        state = (
+            "closed"
+            if self._closed
+            else "idle"
+            if self._channel is None
+            else self._channel.get_state(False).name
+        )
+        return f"GrpcTransport({self.address.authority}, {state})"
