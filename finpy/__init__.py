@@ -26,8 +26,10 @@ from finpy.context import (
     current_request_key,
     deadline_after,
     deadline_at,
+    endpoints_tried,
     request_key,
     time_remaining,
+    tracking_endpoints,
 )
 from finpy.deadline import DeadlineFilter, DefaultTimeout, EnforceDeadline
 from finpy.endpoint import Endpoint
@@ -112,8 +114,10 @@ __all__ = [
     "current_request_key",
     "deadline_after",
     "deadline_at",
+    "endpoints_tried",
     "default_client_stack",
     "default_endpoint_stack",
     "request_key",
+    "tracking_endpoints",
     "time_remaining",
 ]

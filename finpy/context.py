@@ -20,6 +20,8 @@ from finpy.errors import ConfigurationError
 
 __all__ = [
     "attempt_scope",
+    "endpoints_tried",
+    "tracking_endpoints",
     "current_attempt",
     "current_deadline",
     "current_request_key",
@@ -32,6 +34,7 @@ __all__ = [
 _DEADLINE: ContextVar[float | None] = ContextVar("finpy_deadline", default=None)
 _ATTEMPT: ContextVar[int] = ContextVar("finpy_attempt", default=0)
 _REQUEST_KEY: ContextVar[str | bytes | None] = ContextVar("finpy_request_key", default=None)
+_TRIED: ContextVar[list[tuple[str, int]] | None] = ContextVar("finpy_tried", default=None)
 
 
 def current_deadline() -> float | None:
@@ -118,3 +121,24 @@ def request_key(key: str | bytes) -> Iterator[str | bytes]:
         yield key
     finally:
         _REQUEST_KEY.reset(token)
+
+
+def endpoints_tried() -> list[tuple[str, int]] | None:
+    """Endpoint keys (host, port) the current logical request was sent to, in order.
+
+    ``None`` unless a layer above (retries, hedging) opened a
+    :func:`tracking_endpoints` scope.  Balancers append to it and prefer
+    endpoints not in it, so a retry goes somewhere else when it can.
+    """
+    return _TRIED.get()
+
+
+@contextlib.contextmanager
+def tracking_endpoints() -> Iterator[list[tuple[str, int]]]:
+    """Record (and let balancers avoid) the endpoints each attempt inside goes to."""
+    tried: list[tuple[str, int]] = []
+    token = _TRIED.set(tried)
+    try:
+        yield tried
+    finally:
+        _TRIED.reset(token)

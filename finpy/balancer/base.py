@@ -16,6 +16,7 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
+from finpy.context import _TRIED
 from finpy.endpoint import Endpoint
 from finpy.errors import NoEndpointsError
 from finpy.service import Service, Status
@@ -53,6 +54,15 @@ class Balancer(Service[Req, Rep], Generic[Req, Rep]):
     async def __call__(self, request: Req, /) -> Rep:
         endpoint = self.pick()
         self.picks += 1
+        tried = _TRIED.get()
+        if tried is not None:  # a retry/hedge: prefer an endpoint not tried yet
+            if tried and endpoint.address.key in tried and len(self.endpoints) > 1:
+                for _ in range(3):
+                    other = self.pick()
+                    if other.address.key not in tried:
+                        endpoint = other
+                        break
+            tried.append(endpoint.address.key)
         return await endpoint(request)
 
     @property
