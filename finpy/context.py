@@ -20,15 +20,15 @@ from finpy.errors import ConfigurationError
 
 __all__ = [
     "attempt_scope",
-    "endpoints_tried",
-    "tracking_endpoints",
     "current_attempt",
     "current_deadline",
     "current_request_key",
     "deadline_after",
     "deadline_at",
+    "endpoints_tried",
     "request_key",
     "time_remaining",
+    "tracking_endpoints",
 ]
 
 _DEADLINE: ContextVar[float | None] = ContextVar("finpy_deadline", default=None)
