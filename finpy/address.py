@@ -37,6 +37,11 @@ class Address:
             raise ConfigurationError(f"invalid host in address: {self.host!r}")
         if self.host.startswith("[") or self.host.endswith("]"):
             raise ConfigurationError(f"host must be given without brackets: {self.host!r}")
+        if ":" in self.host:  # only an IPv6 literal may contain ':' (else 'h:1' as a host)
+            try:
+                ipaddress.IPv6Address(self.host)
+            except ValueError:
+                raise ConfigurationError(f"invalid IPv6 host in address: {self.host!r}") from None
         if (
             isinstance(self.port, bool)
             or not isinstance(self.port, int)
@@ -84,7 +89,7 @@ class Address:
                 raise ConfigurationError(
                     f"invalid address {text!r}: IPv6 hosts need brackets, '[{host}]:port'"
                 )
-        if not port_text.isdigit():
+        if not (port_text.isascii() and port_text.isdigit()):  # not '²' or Arabic-Indic digits
             raise ConfigurationError(f"invalid port in address {text!r}: {port_text!r}")
         return cls(host, int(port_text), weight, metadata if metadata is not None else _EMPTY)
 

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from finpy.errors import ConfigurationError
 from finpy.params import Param
 
 __all__ = ["SYSTEM_CLOCK", "Clock", "ClockParam", "LoopClock", "ManualClock"]
@@ -85,8 +86,10 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` and wake every sleeper that is due."""
-        if seconds < 0:
-            raise ValueError(f"cannot advance a clock by a negative amount: {seconds!r}")
+        if not seconds >= 0:  # negative or NaN (a NaN would freeze every sleeper forever)
+            raise ConfigurationError(
+                f"cannot advance a clock by {seconds!r} seconds (must be >= 0)"
+            )
         self._now += seconds
         while self._sleepers and self._sleepers[0][0] <= self._now:
             _, _, fut = heapq.heappop(self._sleepers)

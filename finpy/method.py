@@ -83,6 +83,18 @@ def _specificity(pattern: str) -> int:
     return 3
 
 
+def _valid_pattern(p: str) -> bool:
+    """``*``, ``svc/*``, ``Method`` or ``svc/Method``: no empty part, no stray ``*`` or space."""
+    if p == "*":
+        return True
+    if any(c.isspace() for c in p):
+        return False
+    service, slash, name = p.rpartition("/")
+    if not name or (slash and not service) or "/" in service or "*" in service:
+        return False
+    return bool(slash) if name == "*" else "*" not in name
+
+
 @dataclass(frozen=True, slots=True)
 class MethodConfigs(Param):
     """Method configs by pattern (``*``, ``pkg.Service/*``, ``Method``, ``pkg.Service/Method``)."""
@@ -90,13 +102,14 @@ class MethodConfigs(Param):
     configs: Mapping[str, MethodConfig] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.configs, Mapping):
+            raise ConfigurationError(
+                f"method configs must be a mapping of pattern to MethodConfig, got {self.configs!r}"
+            )
         for pattern, cfg in self.configs.items():
             if not isinstance(pattern, str) or not pattern.strip():
                 raise ConfigurationError(f"invalid method pattern {pattern!r}")
-            p = pattern.lstrip("/")
-            if p != "*" and (
-                p.count("/") > 1 or p.startswith("*") or ("*" in p and not p.endswith("/*"))
-            ):
+            if not _valid_pattern(pattern.lstrip("/")):
                 raise ConfigurationError(
                     f"invalid method pattern {pattern!r}: use '*', 'pkg.Service/*', 'Method' or 'pkg.Service/Method'"
                 )

@@ -80,6 +80,9 @@ class Params:
         return new
 
     def __add__(self, other: Params) -> Params:
+        """``a + b``: every parameter of both, ``b``'s value winning for shared classes."""
+        if not isinstance(other, Params):
+            return NotImplemented
         return self.with_(*other)
 
     def __eq__(self, other: Any) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from finpy.errors import TargetError
 from finpy.resolver.base import Resolver
@@ -37,7 +37,7 @@ class ResolverRegistry:
 
     def register(self, resolver: Resolver, *, replace: bool = False) -> None:
         """Make ``resolver`` handle its scheme."""
-        if not isinstance(resolver, Resolver):
+        if isinstance(resolver, type) or not isinstance(resolver, Resolver):  # a class passes too
             raise TypeError(f"not a resolver (needs scheme, validate, resolve): {resolver!r}")
         scheme = resolver.scheme.lower()
         if scheme in self._resolvers and not replace:
@@ -54,7 +54,7 @@ class ResolverRegistry:
         self._plugins_loaded = True
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             if ep.name.lower() not in self._resolvers:
-                self._lazy.setdefault(ep.name.lower(), ep.load)
+                self._lazy.setdefault(ep.name.lower(), _plugin_factory(ep))
 
     @property
     def schemes(self) -> tuple[str, ...]:
@@ -74,8 +74,12 @@ class ResolverRegistry:
             raise TargetError(
                 f"no resolver for scheme {scheme!r} (known: {', '.join(self.schemes)})"
             )
-        resolver = factory()
-        self.register(resolver, replace=True)
+        try:
+            resolver = factory()
+            self.register(resolver, replace=True)
+        except Exception as e:  # a broken plugin: say which scheme, keep failing the same way
+            self._lazy[scheme] = factory
+            raise TargetError(f"the resolver for scheme {scheme!r} failed to load: {e!r}") from e
         return resolver
 
     def validate(self, target: str | Target) -> tuple[Resolver, Target]:
@@ -89,6 +93,16 @@ class ResolverRegistry:
         """Validate ``target`` and start resolving it."""
         resolver, t = self.validate(target)
         return resolver.resolve(t)
+
+
+def _plugin_factory(ep: EntryPoint) -> Callable[[], Resolver]:
+    """The entry point names a factory (e.g. the resolver class): load it, then call it."""
+
+    def make() -> Resolver:
+        factory: Callable[[], Resolver] = ep.load()
+        return factory()
+
+    return make
 
 
 _DEFAULT = ResolverRegistry((StaticResolver(),))

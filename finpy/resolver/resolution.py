@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from finpy.errors import ServiceClosedError
 from finpy.resolver.state import Bound, Failed, Negative, Pending, ResolutionState
 
 __all__ = ["Resolution"]
@@ -38,6 +39,8 @@ class Resolution:
     ) -> None:
         self._state: ResolutionState = initial if initial is not None else Pending()
         self._listeners: list[Listener] = []
+        # wake-ups of changes() iterators and wait_for() calls when the resolution closes
+        self._on_close_wakeups: set[Callable[[], None]] = set()
         self._version = 0
         self._closed = False
         self._on_close = on_close
@@ -75,7 +78,11 @@ class Resolution:
         """Call ``listener`` on every change (and now, if ``replay``); returns an unsubscribe."""
         self._listeners.append(listener)
         if replay:
-            listener(self._state)
+            try:
+                listener(self._state)
+            except BaseException:  # not subscribed if it cannot take the current state
+                self._listeners.remove(listener)
+                raise
 
         def unsubscribe() -> None:
             with contextlib.suppress(ValueError):
@@ -85,8 +92,15 @@ class Resolution:
 
     async def changes(self) -> AsyncIterator[ResolutionState]:
         """Iterate over the current state and then every new one until closed."""
+        if self._closed:
+            return
         queue: asyncio.Queue[ResolutionState | None] = asyncio.Queue()
+
+        def wake() -> None:
+            queue.put_nowait(None)
+
         unsubscribe = self.subscribe(queue.put_nowait)
+        self._on_close_wakeups.add(wake)
         try:
             while not self._closed:
                 item = await queue.get()
@@ -94,22 +108,35 @@ class Resolution:
                     break
                 yield item
         finally:
+            self._on_close_wakeups.discard(wake)
             unsubscribe()
 
     async def wait_for(self, predicate: Callable[[ResolutionState], bool]) -> ResolutionState:
-        """Wait until the state satisfies ``predicate`` and return it."""
+        """Wait until the state satisfies ``predicate`` and return it.
+
+        Raises :class:`~finpy.errors.ServiceClosedError` if the resolution is (or
+        gets) closed first: no state will ever come.
+        """
         if predicate(self._state):
             return self._state
+        if self._closed:
+            raise ServiceClosedError(f"resolution of {self.target!r} is closed")
         fut: asyncio.Future[ResolutionState] = asyncio.get_running_loop().create_future()
 
         def check(state: ResolutionState) -> None:
             if not fut.done() and predicate(state):
                 fut.set_result(state)
 
+        def closed() -> None:
+            if not fut.done():
+                fut.set_exception(ServiceClosedError(f"resolution of {self.target!r} was closed"))
+
         unsubscribe = self.subscribe(check, replay=False)
+        self._on_close_wakeups.add(closed)
         try:
             return await fut
         finally:
+            self._on_close_wakeups.discard(closed)
             unsubscribe()
 
     async def aclose(self) -> None:
@@ -118,6 +145,8 @@ class Resolution:
             return
         self._closed = True
         self._listeners.clear()
+        for wake in tuple(self._on_close_wakeups):
+            wake()
         if self._on_close is not None:
             await self._on_close()
 
