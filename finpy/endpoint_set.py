@@ -57,6 +57,11 @@ class EndpointSetStatistics:
     last_state: str
 
 
+def _settled(state: ResolutionState) -> bool:
+    """Whether a state ends the wait for the first binding (Pending does not)."""
+    return isinstance(state, (Bound, Negative, Failed))
+
+
 class EndpointSet(Service[Req, Rep], Generic[Req, Rep]):
     """Endpoints for the addresses of a resolution, balanced by ``balancer``."""
 
@@ -81,6 +86,8 @@ class EndpointSet(Service[Req, Rep], Generic[Req, Rep]):
         self._closed = False
         self._updates = self._added = self._removed = 0
         self._last_state: ResolutionState = Pending()
+        # requests waiting for the first binding; woken by _on_state, failed by aclose
+        self._bound_waiters: set[asyncio.Future[ResolutionState]] = set()
         self._unsubscribe = resolution.subscribe(self._on_state)
 
     # -- discovery side -------------------------------------------------------------------
@@ -101,6 +108,10 @@ class EndpointSet(Service[Req, Rep], Generic[Req, Rep]):
                 len(self._endpoints),
                 state.error,
             )
+        if _settled(state):
+            for fut in self._bound_waiters:
+                if not fut.done():
+                    fut.set_result(state)
 
     def _apply(self, addresses: tuple[Address, ...]) -> None:
         self._updates += 1
@@ -151,26 +162,21 @@ class EndpointSet(Service[Req, Rep], Generic[Req, Rep]):
         if self._closed:
             raise ServiceClosedError("client is closed")
         state = self.resolution.state
-        if isinstance(state, Failed):
-            raise ResolutionError(
-                f"could not resolve {self.resolution.target!r}: {state.error}"
-            ) from state.error
-        remaining = time_remaining(self._clock)
-
-        def settled(s: ResolutionState) -> bool:
-            return isinstance(s, (Bound, Negative, Failed))
-
-        try:
-            if remaining is None:
-                state = await self.resolution.wait_for(settled)
-            else:
-                state = await asyncio.wait_for(
-                    self.resolution.wait_for(settled), max(remaining, 0.0)
-                )
-        except asyncio.TimeoutError:
-            raise DeadlineExceededError(
-                f"deadline passed while waiting for {self.resolution.target!r} to resolve"
-            ) from None
+        if not _settled(state):
+            fut: asyncio.Future[ResolutionState] = asyncio.get_running_loop().create_future()
+            self._bound_waiters.add(fut)
+            remaining = time_remaining(self._clock)
+            try:
+                if remaining is None:
+                    state = await fut
+                else:
+                    state = await asyncio.wait_for(fut, max(remaining, 0.0))
+            except asyncio.TimeoutError:
+                raise DeadlineExceededError(
+                    f"deadline passed while waiting for {self.resolution.target!r} to resolve"
+                ) from None
+            finally:
+                self._bound_waiters.discard(fut)
         if isinstance(state, Failed):
             raise ResolutionError(
                 f"could not resolve {self.resolution.target!r}: {state.error}"
@@ -214,7 +220,11 @@ class EndpointSet(Service[Req, Rep], Generic[Req, Rep]):
         if self._closed:
             return
         self._closed = True
+        self._bound = False  # every later request goes through _wait_bound, which refuses it
         self._unsubscribe()
+        for fut in self._bound_waiters:
+            if not fut.done():
+                fut.set_exception(ServiceClosedError("client is closed"))
         endpoints = [*self._endpoints.values(), *self._draining]
         self._endpoints = {}
         self.balancer.update(())
