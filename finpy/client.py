@@ -30,9 +30,14 @@ from finpy.deadline import DeadlineFilter
 from finpy.endpoint_set import EndpointSet, EndpointSetStatistics
 from finpy.errors import ConfigurationError, ServiceClosedError
 from finpy.params import Param, Params
+from finpy.resolver.guard import DiscoveryPolicy, guard
 from finpy.resolver.registry import ResolverRegistry, default_registry
 from finpy.resolver.resolution import Resolution
 from finpy.resolver.target import Target
+from finpy.retry.filter import RetryFilter
+from finpy.retry.hedge import HedgeFilter
+from finpy.retry.state import bind_retry_state
+from finpy.retry.statistics import RetryStatistics, RetryStatsParam
 from finpy.service import Service, Status
 from finpy.stack import FilterModule, Stack
 from finpy.timeout import AttemptTimeoutFilter
@@ -83,9 +88,12 @@ class Label(Param):
 def default_client_stack() -> Stack[Any, Any]:
     """The stack above the balancer, top first.
 
-    Roles: ``deadline``.  Later modules slot in by role: ``retries`` and
-    ``hedge`` go below ``deadline`` (so every attempt shares one deadline and a
-    retry may pick another endpoint), ``admission`` goes just above the balancer.
+    Roles: ``deadline``, ``retries``, ``hedge``.  ``retries`` and ``hedge`` sit
+    below ``deadline``, so every attempt and every backoff shares one deadline,
+    and above the balancer, so a retry or a backup request can pick another
+    endpoint; ``hedge`` is below ``retries`` so each attempt may be hedged and a
+    failed hedged attempt is judged by the retry layer.  Both draw on the one
+    retry budget of the client.  ``admission`` will go just above the balancer.
     """
     return Stack(
         [
@@ -93,6 +101,16 @@ def default_client_stack() -> Stack[Any, Any]:
                 "deadline",
                 DeadlineFilter.from_params,
                 "default timeout; refuse expired requests; bound the call",
+            ),
+            FilterModule(
+                "retries",
+                RetryFilter.from_params,
+                "requeue never-sent requests, retry retryable failures; budget, backoff",
+            ),
+            FilterModule(
+                "hedge",
+                HedgeFilter.from_params,
+                "backup requests for slow idempotent calls (when enabled)",
             ),
         ]
     )
@@ -122,6 +140,13 @@ class ClientStatistics:
     status: str
     requests: int
     endpoints: EndpointSetStatistics | None
+    retries: RetryStatistics | None = None
+    """Retries, requeues, hedges and the retry budget of the client."""
+
+
+def _retry_statistics(params: Params) -> RetryStatistics | None:
+    stats = params[RetryStatsParam].stats
+    return None if stats is None else stats.statistics()
 
 
 _ids = itertools.count(1)
@@ -144,7 +169,8 @@ class Client(Service[Req, Rep], Generic[Req, Rep]):
             raise ConfigurationError(
                 f"transport must be a callable (address, params) -> Service, got {transport!r}"
             )
-        self.params = params if params is not None else Params()
+        # one retry budget and one set of retry counters per client (finpy.retry.state)
+        self.params = bind_retry_state(params if params is not None else Params())
         self.stack: Stack[Req, Rep] = stack if stack is not None else default_client_stack()
         self.endpoint_stack: Stack[Req, Rep] = (
             endpoint_stack if endpoint_stack is not None else default_endpoint_stack()
@@ -179,7 +205,13 @@ class Client(Service[Req, Rep], Generic[Req, Rep]):
             raise ServiceClosedError(f"client {self.label!r} is closed")
         if self._resolution is None:
             assert self._parsed is not None
-            self._resolution = self._registry.resolve(self._parsed)
+            # Resolver-made resolutions go through the last-known-good guard: a failure
+            # of discovery must never empty the live set (DiscoveryPolicy configures it).
+            self._resolution = guard(
+                self._registry.resolve(self._parsed),
+                self.params[DiscoveryPolicy],
+                clock=self.params[ClockParam].clock,
+            )
         endpoint_set: EndpointSet[Req, Rep] = EndpointSet(
             self._resolution,
             self._make_endpoint,
@@ -228,6 +260,7 @@ class Client(Service[Req, Rep], Generic[Req, Rep]):
             status=self.status.value,
             requests=self.requests,
             endpoints=None if self._endpoint_set is None else self._endpoint_set.statistics(),
+            retries=_retry_statistics(self.params),
         )
 
     async def aclose(self) -> None:

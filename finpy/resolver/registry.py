@@ -105,7 +105,32 @@ def _plugin_factory(ep: EntryPoint) -> Callable[[], Resolver]:
     return make
 
 
+
+
+def _builtin_lazy(registry: ResolverRegistry) -> None:
+    """Register the built-in discovery resolvers; each module is imported on first use."""
+
+    def dns() -> Resolver:
+        from finpy.resolver.dns import DnsResolver
+
+        return DnsResolver()
+
+    def srv() -> Resolver:
+        from finpy.resolver.srv import SrvResolver
+
+        return SrvResolver()
+
+    def file() -> Resolver:
+        from finpy.resolver.file import FileResolver
+
+        return FileResolver()
+
+    for scheme, factory in (("dns", dns), ("srv", srv), ("file", file)):
+        registry.register_lazy(scheme, factory)
+
+
 _DEFAULT = ResolverRegistry((StaticResolver(),))
+_builtin_lazy(_DEFAULT)
 
 
 def default_registry() -> ResolverRegistry:
