@@ -125,7 +125,12 @@ def _builtin_lazy(registry: ResolverRegistry) -> None:
 
         return FileResolver()
 
-    for scheme, factory in (("dns", dns), ("srv", srv), ("file", file)):
+    def zk() -> Resolver:
+        from finpy.resolver.zookeeper import ZooKeeperResolver
+
+        return ZooKeeperResolver()
+
+    for scheme, factory in (("dns", dns), ("srv", srv), ("file", file), ("zk", zk)):
         registry.register_lazy(scheme, factory)
 
 
