@@ -81,9 +81,11 @@ class DeadlineFilter(Filter[Req, Rep]):
             if not self._enforce:
                 return await service(request)
             try:
-                async with timeout_after(remaining):
+                async with timeout_after(remaining) as scope:
                     return await service(request)
             except TimeoutError:
+                if not scope.expired():
+                    raise  # the service's own TimeoutError (e.g. a connect timeout), not ours
                 raise DeadlineExceededError(
                     f"deadline of {remaining * 1000:.1f} ms exceeded", request_sent=True
                 ) from None

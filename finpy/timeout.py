@@ -18,7 +18,7 @@ from finpy.clock import SYSTEM_CLOCK, Clock, ClockParam
 from finpy.context import _DEADLINE, validate_timeout
 from finpy.errors import AttemptTimeoutError, ConfigurationError
 from finpy.filter import Filter
-from finpy.method import MethodConfig
+from finpy.method import MethodConfig, MethodConfigs
 from finpy.params import Param, Params
 from finpy.service import Service
 
@@ -47,7 +47,9 @@ class AttemptTimeoutFilter(Filter[Req, Rep]):
     __slots__ = ("_clock", "_timeout")
 
     def __init__(self, timeout: float | None, *, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._timeout = None if timeout is None else validate_timeout(timeout, "attempt timeout")
+        if timeout is not None and validate_timeout(timeout, "attempt timeout") == 0:
+            raise ConfigurationError("attempt timeout must be > 0 seconds, got 0")
+        self._timeout = None if timeout is None else float(timeout)
         self._clock = clock
 
     async def __call__(self, request: Req, service: Service[Req, Rep], /) -> Rep:
@@ -63,9 +65,11 @@ class AttemptTimeoutFilter(Filter[Req, Rep]):
             return await service(request)  # the request's deadline is the tighter bound
         token = _DEADLINE.set(mine)
         try:
-            async with timeout_after(timeout):
+            async with timeout_after(timeout) as scope:
                 return await service(request)
         except TimeoutError:
+            if not scope.expired():
+                raise  # the service's own TimeoutError (e.g. a connect timeout), not ours
             raise AttemptTimeoutError(
                 f"attempt exceeded its timeout of {timeout * 1000:.1f} ms"
             ) from None
@@ -74,13 +78,15 @@ class AttemptTimeoutFilter(Filter[Req, Rep]):
 
     @staticmethod
     def from_params(params: Params) -> AttemptTimeoutFilter[Req, Rep] | None:
-        """The filter configured by :class:`AttemptTimeout`, or ``None`` when unset."""
+        """The filter for :class:`AttemptTimeout` and per-method attempt timeouts.
+
+        ``None`` (no module in the path) only when neither the client nor any
+        :class:`~finpy.method.MethodConfigs` pattern sets an attempt timeout.
+        """
         seconds = params[AttemptTimeout].seconds
-        return (
-            None
-            if seconds is None
-            else AttemptTimeoutFilter(seconds, clock=params[ClockParam].clock)
-        )
+        if seconds is None and not params[MethodConfigs].any_attempt_timeout:
+            return None
+        return AttemptTimeoutFilter(seconds, clock=params[ClockParam].clock)
 
     def __repr__(self) -> str:
         return f"AttemptTimeoutFilter({self._timeout!r})"
