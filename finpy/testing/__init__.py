@@ -30,6 +30,14 @@ if TYPE_CHECKING:
         EchoStub,
         add_EchoServicer_to_server,
     )
+    from finpy.testing.faults import (
+        Fault,
+        FaultInjection,
+        FaultInjectionFilter,
+        FaultStatistics,
+        fault_injection_module,
+        fault_injection_stack,
+    )
     from finpy.testing.statistics import BackendStatistics, ClusterStatistics
 
 # Public name -> module that defines it (loaded lazily by __getattr__).
@@ -44,6 +52,12 @@ _EXPORTS = {
     "EchoServicer": "finpy.testing.echo",
     "EchoStub": "finpy.testing.echo",
     "FaultCluster": "finpy.testing.cluster",
+    "Fault": "finpy.testing.faults",
+    "FaultInjection": "finpy.testing.faults",
+    "FaultInjectionFilter": "finpy.testing.faults",
+    "FaultStatistics": "finpy.testing.faults",
+    "fault_injection_module": "finpy.testing.faults",
+    "fault_injection_stack": "finpy.testing.faults",
     "ServicerFactory": "finpy.testing.cluster",
     "add_EchoServicer_to_server": "finpy.testing.echo",
 }
@@ -58,9 +72,15 @@ __all__ = [
     "EchoService",
     "EchoServicer",
     "EchoStub",
+    "Fault",
     "FaultCluster",
+    "FaultInjection",
+    "FaultInjectionFilter",
+    "FaultStatistics",
     "ServicerFactory",
     "add_EchoServicer_to_server",
+    "fault_injection_module",
+    "fault_injection_stack",
 ]
 
 
