@@ -77,7 +77,7 @@ class ManualClock:
         return self._now
 
     async def sleep(self, seconds: float) -> None:
-        if seconds <= 0:
+        if not seconds > 0:  # zero, negative or NaN: no wait (as LoopClock does)
             await asyncio.sleep(0)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -70,6 +70,7 @@ async def test_sleep_zero_or_negative_returns_without_advance() -> None:
     clock = ManualClock()
     await asyncio.wait_for(clock.sleep(0), 1)
     await asyncio.wait_for(clock.sleep(-1), 1)
+    await asyncio.wait_for(clock.sleep(float("nan")), 1)  # NaN must not corrupt the sleeper heap
     assert clock.sleepers == 0
 
 

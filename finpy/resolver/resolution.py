@@ -68,7 +68,10 @@ class Resolution:
             return
         self._state = state
         self._version += 1
+        version = self._version
         for listener in tuple(self._listeners):
+            if self._version != version:
+                break  # a listener published a newer state, already sent to everyone
             try:
                 listener(state)
             except Exception:  # a broken subscriber must not break discovery
@@ -124,7 +127,14 @@ class Resolution:
         fut: asyncio.Future[ResolutionState] = asyncio.get_running_loop().create_future()
 
         def check(state: ResolutionState) -> None:
-            if not fut.done() and predicate(state):
+            if fut.done():
+                return
+            try:
+                matched = predicate(state)
+            except Exception as e:  # the waiter gets the predicate's error instead of hanging
+                fut.set_exception(e)
+                return
+            if matched:
                 fut.set_result(state)
 
         def closed() -> None:

@@ -126,6 +126,41 @@ def test_listener_may_unsubscribe_itself_while_being_notified() -> None:
     assert seen == ["once", "other", "other"]
 
 
+def test_listener_publishing_a_newer_state_is_not_overtaken_by_the_older_one() -> None:
+    """If a listener publishes during a notification, no listener sees the older state after the newer."""
+    res = Resolution()
+    first: list[ResolutionState] = []
+    second: list[ResolutionState] = []
+
+    def republish(state: ResolutionState) -> None:
+        first.append(state)
+        if state == Bound([A]):
+            res.publish(Bound([B]))
+
+    res.subscribe(republish, replay=False)
+    res.subscribe(second.append, replay=False)
+    res.publish(Bound([A]))
+    assert first == [Bound([A]), Bound([B])]
+    assert second == [Bound([B])]  # never Bound([B]) followed by the stale Bound([A])
+    assert res.state == Bound([B])
+
+
+async def test_wait_for_raises_what_the_predicate_raises() -> None:
+    """A predicate that fails on a new state fails the wait instead of leaving it hanging."""
+    res = Resolution()
+
+    def pred(state: ResolutionState) -> bool:
+        if isinstance(state, Failed):
+            raise LookupError("bad predicate")
+        return False
+
+    waiter = asyncio.create_task(res.wait_for(pred))
+    await settle()
+    res.publish(Failed(OSError("x")))
+    with pytest.raises(LookupError, match="bad predicate"):
+        await asyncio.wait_for(waiter, 5)
+
+
 async def test_wait_for_returns_at_once_when_already_true() -> None:
     """wait_for returns the current state immediately if it satisfies the predicate."""
     res = Resolution(Bound([A]))
