@@ -12,7 +12,16 @@ ROOT = Path(__file__).parent.parent
 def test_docs_build_strict(tmp_path: Path) -> None:
     """mkdocs builds docs/ with --strict into a temporary directory."""
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(tmp_path / "site")],
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--quiet",
+            "-d",
+            str(tmp_path / "site"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

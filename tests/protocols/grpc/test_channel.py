@@ -93,9 +93,14 @@ async def test_removing_a_backend_while_calls_are_in_flight_loses_no_call(
     resolution = finpy.Resolution(finpy.Bound(addresses))
     async with Channel(resolution, timeout=10) as channel:
         stub = EchoStub(channel)
-        in_flight = [asyncio.ensure_future(stub.Echo(EchoRequest(message=str(i)))) for i in range(30)]
-        while cluster.total_attempts < 30:  # every call has reached a server
+        in_flight = [
+            asyncio.ensure_future(stub.Echo(EchoRequest(message=str(i)))) for i in range(30)
+        ]
+        for _ in range(1000):  # bounded: wait until every call has reached a server
+            if cluster.total_attempts >= 30:
+                break
             await asyncio.sleep(0.01)
+        assert cluster.total_attempts == 30
         removed = cluster.backend(0)
         resolution.publish(finpy.Bound(addresses[1:]))
         replies = await asyncio.gather(*in_flight)
@@ -140,7 +145,9 @@ async def test_metadata_and_deadline_go_on_the_wire(probe_server: ProbeServer) -
     assert third is None or third > 1e6
 
 
-async def test_channel_timeout_and_method_configs_set_the_deadline(probe_server: ProbeServer) -> None:
+async def test_channel_timeout_and_method_configs_set_the_deadline(
+    probe_server: ProbeServer,
+) -> None:
     """A channel-wide timeout applies to calls without one; a method config overrides it."""
     methods = {"t.Probe/Echo": finpy.MethodConfig(timeout=0.25)}
     async with Channel(probe_server.address, timeout=3.0, methods=methods) as channel:
@@ -153,9 +160,8 @@ async def test_expired_deadline_fails_locally_without_sending(probe_server: Prob
     """A call whose deadline has passed is DEADLINE_EXCEEDED and never reaches the server."""
     async with Channel(probe_server.address) as channel:
         echo = channel.unary_unary("/t.Probe/Echo")
-        with finpy.deadline_after(0.0):
-            with pytest.raises(grpc.aio.AioRpcError) as info:
-                await echo(b"x", timeout=5)
+        with finpy.deadline_after(0.0), pytest.raises(grpc.aio.AioRpcError) as info:
+            await echo(b"x", timeout=5)
     assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert isinstance(info.value, finpy.DeadlineExceededError)
     assert "not sent" in (info.value.details() or "")
