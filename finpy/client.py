@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from finpy.accrual.filter import FailureAccrualFilter
 from finpy.address import Address
 from finpy.balancer.base import Balancer
 from finpy.balancer.p2c import P2CLeastLoaded
@@ -119,11 +120,19 @@ def default_client_stack() -> Stack[Any, Any]:
 def default_endpoint_stack() -> Stack[Any, Any]:
     """The stack of each endpoint, above its transport, top first.
 
-    Roles: ``attempt_timeout``.  Failure accrual belongs above it (so the
-    breaker sees timeouts) and attempt statistics below it.
+    Roles: ``failure_accrual``, ``attempt_timeout``.  Failure accrual sits
+    above the per-attempt timeout so the breaker sees timeouts; it marks the
+    endpoint BUSY when ejected and never rejects a request itself (configure
+    with :class:`finpy.accrual.FailureAccrual`).  Attempt statistics belong
+    below ``attempt_timeout``.
     """
     return Stack(
         [
+            FilterModule(
+                "failure_accrual",
+                FailureAccrualFilter.from_params,
+                "per-endpoint circuit breaker (marks the endpoint BUSY; fails open)",
+            ),
             FilterModule(
                 "attempt_timeout", AttemptTimeoutFilter.from_params, "per-attempt timeout"
             ),

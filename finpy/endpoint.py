@@ -6,6 +6,11 @@ the endpoint stops being picked but lets the requests already sent finish
 before it closes its transport.  Streaming responses count as in flight until
 the stream ends: a response object may expose ``finpy_on_complete(callback)``,
 and the endpoint releases the request slot when the callback fires.
+
+An endpoint can carry a :class:`LatencyObserver` (``observer``), which
+latency-aware balancers attach: it is told when each request starts and how it
+ended, in O(1) and without allocating, so round-trip estimates live with the
+endpoint and survive balancer updates.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from finpy.address import Address
 from finpy.errors import ServiceClosedError
 from finpy.service import Service, Status
 
-__all__ = ["Completion", "Endpoint"]
+__all__ = ["Completion", "Endpoint", "LatencyObserver"]
 
 Req = TypeVar("Req")
 Rep = TypeVar("Rep")
@@ -34,10 +39,26 @@ class Completion(Protocol):
         ...
 
 
+class LatencyObserver(Protocol):
+    """Measures an endpoint's round trips (see :class:`finpy.balancer.PeakEwma`)."""
+
+    def begin(self) -> float:
+        """A request is being sent; return its start time (handed back to :meth:`end`)."""
+        ...
+
+    def end(self, started: float, ok: bool | None) -> None:
+        """The request sent at ``started`` returned.
+
+        ``ok`` is True for a complete response (a latency sample), False for a
+        failure (raised), None for a response still streaming (no sample).
+        """
+        ...
+
+
 class Endpoint(Service[Req, Rep], Generic[Req, Rep]):
     """A per-address service with load accounting, status and draining."""
 
-    __slots__ = ("_closed", "_draining", "_idle", "address", "pending", "service")
+    __slots__ = ("_closed", "_draining", "_idle", "address", "observer", "pending", "service")
 
     def __init__(self, address: Address, service: Service[Req, Rep]) -> None:
         self.address = address
@@ -47,20 +68,30 @@ class Endpoint(Service[Req, Rep], Generic[Req, Rep]):
         self._draining = False
         self._closed = False
         self._idle: asyncio.Event | None = None
+        #: Round-trip measurement, attached by latency-aware balancers (``None``: none).
+        self.observer: LatencyObserver | None = None
 
     async def __call__(self, request: Req, /) -> Rep:
         if self._closed:
             raise ServiceClosedError(f"endpoint {self.address} is closed")
         self.pending += 1
+        observer = self.observer
+        started = 0.0 if observer is None else observer.begin()
         try:
             rep = await self.service(request)
         except BaseException:
             self._release()
+            if observer is not None:
+                observer.end(started, False)
             raise
         if isinstance(rep, Completion):
             rep.finpy_on_complete(self._release)
+            if observer is not None:
+                observer.end(started, None)
         else:
             self._release()
+            if observer is not None:
+                observer.end(started, True)
         return rep
 
     def _release(self) -> None:

@@ -222,7 +222,9 @@ class DnsResolver:
     def _make_query(self, target: Target) -> DnsQuery:
         if self._query is not None:
             return self._query
-        return dnspython_query(nameserver_of(target), timeout=self._timeout, lifetime=self._lifetime)
+        return dnspython_query(
+            nameserver_of(target), timeout=self._timeout, lifetime=self._lifetime
+        )
 
     def resolve(self, target: Target) -> Resolution:
         host, port = host_port_of(target)

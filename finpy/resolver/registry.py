@@ -105,8 +105,6 @@ def _plugin_factory(ep: EntryPoint) -> Callable[[], Resolver]:
     return make
 
 
-
-
 def _builtin_lazy(registry: ResolverRegistry) -> None:
     """Register the built-in discovery resolvers; each module is imported on first use."""
 
@@ -130,7 +128,12 @@ def _builtin_lazy(registry: ResolverRegistry) -> None:
 
         return ZooKeeperResolver()
 
-    for scheme, factory in (("dns", dns), ("srv", srv), ("file", file), ("zk", zk)):
+    def etcd() -> Resolver:
+        from finpy.resolver.etcd import EtcdResolver
+
+        return EtcdResolver()
+
+    for scheme, factory in (("dns", dns), ("srv", srv), ("file", file), ("zk", zk), ("etcd", etcd)):
         registry.register_lazy(scheme, factory)
 
 
