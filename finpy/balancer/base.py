@@ -7,6 +7,13 @@ an update (the endpoint set drains removed endpoints separately).
 
 The pick itself is plain synchronous code (:meth:`Balancer.pick`), so it can
 be tested and measured without I/O.
+
+Health: every balancer has a :class:`~finpy.balancer.panic.HealthGauge`
+(``self.health``) that counts unhealthy (not ``OPEN``) endpoints on each
+update and, for balancers that tick it, every few picks; health-aware
+balancers avoid unhealthy endpoints unless more than ``panic_threshold`` of
+them are unhealthy (panic mode: pick among all).  :meth:`Balancer.statistics`
+and :meth:`Balancer.endpoint_statistics` report it.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
+from finpy.balancer.panic import DEFAULT_PANIC_THRESHOLD, HealthGauge
+from finpy.balancer.stats import BalancerStatistics, EndpointStatistics, endpoint_statistics
 from finpy.context import _TRIED
 from finpy.endpoint import Endpoint
 from finpy.errors import NoEndpointsError
@@ -30,16 +39,24 @@ Rep = TypeVar("Rep")
 class Balancer(Service[Req, Rep], Generic[Req, Rep]):
     """Distributes requests over endpoints; subclasses implement :meth:`pick`."""
 
-    def __init__(self, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        rng: random.Random | None = None,
+        panic_threshold: float = DEFAULT_PANIC_THRESHOLD,
+    ) -> None:
         self.endpoints: tuple[Endpoint[Req, Rep], ...] = ()
         self.rng = rng if rng is not None else random.Random()
         #: Total picks made, for statistics.
         self.picks = 0
+        #: Unhealthy endpoint count and panic mode (see :mod:`finpy.balancer.panic`).
+        self.health = HealthGauge(panic_threshold)
 
     def update(self, endpoints: Sequence[Endpoint[Req, Rep]]) -> None:
         """Replace the endpoint set (in-flight requests are not affected)."""
         self.endpoints = tuple(endpoints)
         self._on_update()
+        self.health.refresh(self.endpoints)
 
     def _on_update(self) -> None:
         """Hook for subclasses that precompute from the endpoint set."""
@@ -70,6 +87,23 @@ class Balancer(Service[Req, Rep], Generic[Req, Rep]):
         if not self.endpoints:
             return Status.BUSY
         return Status.OPEN if any(e.status is Status.OPEN for e in self.endpoints) else Status.BUSY
+
+    def statistics(self) -> BalancerStatistics:
+        """Counts for this balancer (health as of the last count; see ``health``)."""
+        h = self.health
+        return BalancerStatistics(
+            kind=type(self).__name__,
+            endpoints=len(self.endpoints),
+            unhealthy=h.unhealthy,
+            panic=h.panic,
+            panics=h.panics,
+            picks=self.picks,
+            pending=sum(e.pending for e in self.endpoints),
+        )
+
+    def endpoint_statistics(self) -> tuple[EndpointStatistics, ...]:
+        """One snapshot per endpoint: load, round-trip estimate, status, breaker (O(n))."""
+        return tuple(endpoint_statistics(e) for e in self.endpoints)
 
     async def aclose(self) -> None:
         self.endpoints = ()

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from finpy.address import Address
+from finpy.errors import ConfigurationError
 
 __all__ = ["Bound", "Failed", "Negative", "Pending", "ResolutionState"]
 
@@ -27,7 +28,11 @@ class Bound:
     addresses: tuple[Address, ...]
 
     def __init__(self, addresses: Iterable[Address]) -> None:
-        object.__setattr__(self, "addresses", tuple(addresses))
+        addrs = tuple(addresses)
+        for a in addrs:  # a malformed update must fail here, not half-way through its consumers
+            if not isinstance(a, Address):
+                raise ConfigurationError(f"Bound takes Address objects, got {a!r}")
+        object.__setattr__(self, "addresses", addrs)
 
     def __repr__(self) -> str:
         return f"Bound([{', '.join(str(a) for a in self.addresses)}])"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import pytest
 
-from finpy import Address, ServiceClosedError
+from finpy import Address, ConfigurationError, ServiceClosedError
 from finpy.resolver import Bound, Failed, Negative, Pending, Resolution, ResolutionState
 
 A = Address("10.0.0.1", 1)
@@ -274,6 +275,13 @@ def test_repr_names_target_state_and_version() -> None:
     """The repr shows the target, the state and the version."""
     res = Resolution(Bound([A]), target="static:///10.0.0.1:1")
     assert repr(res) == "Resolution('static:///10.0.0.1:1', Bound([10.0.0.1:1]), version=0)"
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.1:1", ("10.0.0.1", 1), None])
+def test_bound_rejects_what_is_not_an_address(bad: object) -> None:
+    """Bound only holds Address objects: a malformed update fails when built, naming the item."""
+    with pytest.raises(ConfigurationError, match=re.escape(repr(bad))):
+        Bound([A, bad])  # type: ignore[list-item]
 
 
 def test_states_repr_and_equality() -> None:

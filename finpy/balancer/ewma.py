@@ -1,0 +1,306 @@
+"""Peak EWMA: a latency-aware load metric, and the P2C balancer that uses it (the default).
+
+Each endpoint gets a :class:`PeakEwma` (attached as ``endpoint.observer``, so it
+lives with the endpoint and survives balancer updates) that estimates its
+round-trip time:
+
+* a sample *above* the estimate replaces it at once (the *peak*): an endpoint
+  that turns slow is avoided from its very next response;
+* a sample below pulls it down exponentially with the time since the previous
+  sample (weight ``1 - exp(-dt / decay)``, ``decay`` = 10 s), so the estimate
+  recovers over seconds, whatever the request rate;
+* with no samples it decays towards zero at the same rate, so an endpoint that
+  was avoided gets tried again;
+* while requests are in flight it is never below their mean age, so an
+  endpoint that stops answering looks slow before the first timeout, in O(1)
+  (a running sum of start times);
+* a failure can raise the estimate (a timeout is slow) but never lower it: a
+  fast error is not a fast server.
+
+An endpoint with no history is unknown: it costs nothing while idle, so a new
+endpoint is used at once, and is very expensive while its first request is in
+flight, so it gets one request at a time until its first answer gives it an
+estimate (Finagle's penalty).  The cost is ``estimate * (pending + 1)``.
+
+:class:`P2CPeakEwma` draws two distinct endpoints at random (in proportion to
+their weights, when weights differ); the healthier (``OPEN``) wins, then the
+cheaper, costs divided by weights.  Unhealthy endpoints are re-drawn (a few tries) unless
+the set is in panic mode.  O(1) per pick for any number of endpoints.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from finpy.balancer.base import Balancer
+from finpy.balancer.panic import DEFAULT_PANIC_THRESHOLD
+from finpy.balancer.weighted import AliasTable
+from finpy.clock import SYSTEM_CLOCK, Clock
+from finpy.endpoint import Endpoint
+from finpy.errors import ConfigurationError
+from finpy.service import Status
+
+__all__ = ["DEFAULT_DECAY", "P2CPeakEwma", "PeakEwma", "healthy_after", "peak_ewma"]
+
+Req = TypeVar("Req")
+Rep = TypeVar("Rep")
+
+#: Time constant of the estimate's decay, in seconds.
+DEFAULT_DECAY = 10.0
+#: Re-draws to find a healthy candidate before settling for an unhealthy one.
+DEFAULT_MAX_EFFORT = 5
+
+# Cost of an endpoint with no history while a request is in flight: above any real cost.
+_PENALTY = 1e9
+_OPEN = Status.OPEN
+_exp = math.exp
+
+
+def healthy_after(endpoints: Sequence[Endpoint[Any, Any]], start: int, avoid: int = -1) -> int:
+    """Index of the first OPEN endpoint from ``start`` on (wrapping), skipping ``avoid``; -1 if none."""
+    n = len(endpoints)
+    for step in range(n):
+        k = (start + step) % n
+        if k != avoid and endpoints[k].status is _OPEN:
+            return k
+    return -1
+
+
+def validate_decay(decay: float) -> float:
+    if (
+        isinstance(decay, bool)
+        or not isinstance(decay, (int, float))
+        or not math.isfinite(decay)
+        or decay <= 0
+    ):
+        raise ConfigurationError(f"EWMA decay must be a positive number of seconds, got {decay!r}")
+    return float(decay)
+
+
+def validate_effort(effort: int) -> int:
+    if isinstance(effort, bool) or not isinstance(effort, int) or effort < 0:
+        raise ConfigurationError(f"max_effort must be an integer >= 0, got {effort!r}")
+    return effort
+
+
+class PeakEwma:
+    """Round-trip estimate of one endpoint (a :class:`~finpy.endpoint.LatencyObserver`)."""
+
+    __slots__ = ("_clock", "_inflight", "_stamp", "_start_sum", "_value", "decay", "samples")
+
+    def __init__(self, decay: float = DEFAULT_DECAY, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.decay = validate_decay(decay)
+        self._clock = clock
+        self._value = 0.0
+        self._stamp = 0.0
+        self._inflight = 0
+        self._start_sum = 0.0
+        #: Latency samples taken (0: no history).
+        self.samples = 0
+
+    # -- measurement (LatencyObserver) ---------------------------------------------------
+
+    def begin(self) -> float:
+        now = self._clock.now()
+        self._inflight += 1
+        self._start_sum += now
+        return now
+
+    def end(self, started: float, ok: bool | None) -> None:
+        now = self._clock.now()
+        self._inflight -= 1
+        if self._inflight > 0:
+            self._start_sum -= started
+        else:  # reset, so rounding errors cannot accumulate
+            self._inflight = 0
+            self._start_sum = 0.0
+        if ok is None:
+            return
+        rtt = now - started
+        if rtt < 0.0:
+            rtt = 0.0
+        # a failure may raise the estimate, never lower it (nor start a history)
+        if ok or (self.samples and rtt > self.value_at(now)):
+            self.observe(rtt, now)
+
+    # -- the estimate --------------------------------------------------------------------
+
+    def observe(self, rtt: float, now: float) -> None:
+        """Take one round-trip sample ``rtt`` (seconds) made at ``now``."""
+        v = self._value
+        if self.samples == 0 or rtt >= v:
+            self._value = rtt
+        else:
+            dt = now - self._stamp
+            w = _exp(-dt / self.decay) if dt > 0.0 else 1.0
+            self._value = v * w + rtt * (1.0 - w)
+        self._stamp = now
+        self.samples += 1
+
+    def value_at(self, now: float) -> float:
+        """The sampled estimate decayed to ``now`` (0.0 without history)."""
+        dt = now - self._stamp
+        return self._value * _exp(-dt / self.decay) if dt > 0.0 else self._value
+
+    def estimate(self, now: float | None = None) -> float | None:
+        """Round-trip estimate at ``now`` (default: the clock's now); None without history."""
+        if self.samples == 0:
+            return None
+        t = self._clock.now() if now is None else now
+        est = self.value_at(t)
+        if self._inflight > 0:
+            age = t - self._start_sum / self._inflight
+            if age > est:
+                est = age
+        return est
+
+    def cost(self, pending: int, now: float) -> float:
+        """Load of the endpoint with ``pending`` requests in flight: ``estimate * (pending + 1)``."""
+        if self.samples == 0:
+            return 0.0 if pending == 0 else _PENALTY + pending
+        dt = now - self._stamp
+        est = self._value * _exp(-dt / self.decay) if dt > 0.0 else self._value
+        n = self._inflight
+        if n > 0:
+            age = now - self._start_sum / n
+            if age > est:
+                est = age
+        return est * (pending + 1)
+
+    @property
+    def inflight(self) -> int:
+        """Requests measured and not yet answered."""
+        return self._inflight
+
+    def __repr__(self) -> str:
+        est = self.estimate()
+        shown = "unknown" if est is None else f"{est * 1000:.3f}ms"
+        return f"PeakEwma({shown}, samples={self.samples}, inflight={self._inflight})"
+
+
+def peak_ewma(
+    endpoint: Endpoint[Req, Rep], decay: float = DEFAULT_DECAY, clock: Clock = SYSTEM_CLOCK
+) -> PeakEwma:
+    """The endpoint's :class:`PeakEwma`, attaching a new one if it has none yet."""
+    obs = endpoint.observer
+    if isinstance(obs, PeakEwma):
+        return obs
+    meter = PeakEwma(decay, clock=clock)
+    endpoint.observer = meter
+    return meter
+
+
+class P2CPeakEwma(Balancer[Req, Rep]):
+    """Power of two choices over peak-EWMA costs: healthier wins, then cheaper (the default).
+
+    Args:
+        decay: time constant of the round-trip estimates, seconds (10).
+        clock: time source (virtual in tests).
+        rng: random source (seeded in tests).
+        panic_threshold: panic when more than this fraction of endpoints is unhealthy.
+        max_effort: re-draws to find a healthy candidate outside panic mode.
+    """
+
+    def __init__(
+        self,
+        *,
+        decay: float = DEFAULT_DECAY,
+        clock: Clock = SYSTEM_CLOCK,
+        rng: random.Random | None = None,
+        panic_threshold: float = DEFAULT_PANIC_THRESHOLD,
+        max_effort: int = DEFAULT_MAX_EFFORT,
+    ) -> None:
+        super().__init__(rng=rng, panic_threshold=panic_threshold)
+        self.decay = validate_decay(decay)
+        self.clock = clock
+        self.max_effort = validate_effort(max_effort)
+        self._meters: tuple[PeakEwma, ...] = ()
+        self._table: AliasTable | None = None
+
+    def _on_update(self) -> None:
+        self._meters = tuple(peak_ewma(e, self.decay, self.clock) for e in self.endpoints)
+        table = AliasTable([e.address.weight for e in self.endpoints])
+        self._table = None if table.uniform else table
+
+    def _index(self, n: int, avoid: int) -> int:
+        """A random index other than ``avoid`` (-1: any), uniform or by weight."""
+        rnd = self.rng.random
+        table = self._table
+        if table is None:
+            if avoid < 0:
+                return int(rnd() * n)
+            k = int(rnd() * (n - 1))
+            return k + 1 if k >= avoid else k
+        for _ in range(8):
+            k = table.draw(rnd)
+            if k != avoid:
+                return k
+        return (avoid + 1) % n
+
+    def _redraw(self, n: int, avoid: int) -> int:
+        """Index of a healthy endpoint other than ``avoid``, or -1 if there is none.
+
+        Random draws first (``max_effort``); if they all miss, which is rare
+        outside panic mode, a scan from a random start settles it.
+        """
+        eps = self.endpoints
+        for _ in range(self.max_effort):
+            k = self._index(n, avoid)
+            if eps[k].status is _OPEN:
+                return k
+        return healthy_after(eps, int(self.rng.random() * n), avoid)
+
+    def pick(self) -> Endpoint[Req, Rep]:
+        eps = self.endpoints
+        n = len(eps)
+        if n < 2:
+            if n == 0:
+                raise self._no_endpoints()
+            return eps[0]
+        panic = self.health.tick(eps)
+        rnd = self.rng.random
+        if self._table is None:
+            i = int(rnd() * n)
+            j = int(rnd() * (n - 1))
+            if j >= i:
+                j += 1
+        else:
+            i = self._index(n, -1)
+            j = self._index(n, i)
+        a = eps[i]
+        a_ok = a.status is _OPEN
+        if not a_ok and not panic:
+            k = self._redraw(n, j)
+            if k >= 0:
+                i, a, a_ok = k, eps[k], True
+        b = eps[j]
+        b_ok = b.status is _OPEN
+        if not b_ok and not panic:
+            k = self._redraw(n, i)
+            if k >= 0:
+                j, b, b_ok = k, eps[k], True
+        if a_ok is not b_ok:
+            return a if a_ok else b
+        if not a_ok and not panic:
+            # Nothing healthy in many draws: the health count is probably stale.
+            self.health.refresh(eps)
+        now = self.clock.now()
+        meters = self._meters
+        ca = meters[i].cost(a.pending, now)
+        cb = meters[j].cost(b.pending, now)
+        wa = a.address.weight
+        wb = b.address.weight
+        if wa != wb:
+            ca /= wa
+            cb /= wb
+        if ca == cb:
+            return a if rnd() < 0.5 else b
+        return a if ca < cb else b
+
+    def __repr__(self) -> str:
+        h = self.health
+        mode = ", panic" if h.panic else ""
+        return f"P2CPeakEwma(endpoints={len(self.endpoints)}, unhealthy={h.unhealthy}{mode})"
