@@ -50,6 +50,14 @@ from finpy.filter import Filter, FilteredService
 from finpy.method import MethodConfig, MethodConfigs
 from finpy.params import Param, Params
 from finpy.resolver import Bound, Failed, Negative, Pending, Resolution, Target
+from finpy.retry import (
+    Backoff,
+    Classification,
+    Hedge,
+    ResponseClass,
+    RetryBudget,
+    RetryStatistics,
+)
 from finpy.service import FunctionService, Service, Status
 from finpy.stack import FilterModule, Stack, StackModule
 from finpy.timeout import AttemptTimeout, AttemptTimeoutFilter
@@ -63,10 +71,12 @@ __all__ = [
     "AttemptTimeout",
     "AttemptTimeoutError",
     "AttemptTimeoutFilter",
+    "Backoff",
     "Balancer",
     "BalancerFactory",
     "Bound",
     "BudgetExhaustedError",
+    "Classification",
     "Client",
     "ClientStatistics",
     "Clock",
@@ -86,6 +96,7 @@ __all__ = [
     "FilteredService",
     "FinpyError",
     "FunctionService",
+    "Hedge",
     "Label",
     "ManualClock",
     "MethodConfig",
@@ -99,6 +110,9 @@ __all__ = [
     "RejectedError",
     "Resolution",
     "ResolutionError",
+    "ResponseClass",
+    "RetryBudget",
+    "RetryStatistics",
     "RoundRobin",
     "Service",
     "ServiceClosedError",

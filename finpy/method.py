@@ -22,11 +22,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from finpy.context import validate_timeout
 from finpy.errors import ConfigurationError
 from finpy.params import Param
+
+if TYPE_CHECKING:
+    from finpy.retry.backoff import Backoff
+    from finpy.retry.classifier import Classifier
+    from finpy.retry.hedge import Hedge
 
 __all__ = ["MethodConfig", "MethodConfigs", "MethodRequest"]
 
@@ -41,6 +46,15 @@ class MethodConfig:
     """Bound of each attempt (seconds); the total deadline still applies."""
     idempotent: bool | None = None
     """Whether calling the method twice is safe (enables retries of more failures, hedging)."""
+    max_attempts: int | None = None
+    """Most attempts per call, the first and requeues included (1: never send again)."""
+    backoff: Backoff | None = None
+    """Wait before each retry (:class:`finpy.retry.Backoff`)."""
+    classifier: Classifier | None = None
+    """Which outcomes are failures and which may be retried (:mod:`finpy.retry.classifier`)."""
+    hedge: Hedge | bool | None = None
+    """Backup requests for this (idempotent) method: ``True`` or a :class:`finpy.retry.Hedge`
+    to enable, ``False`` to disable what a less specific pattern enabled."""
 
     def __post_init__(self) -> None:
         if self.timeout is not None:
@@ -51,6 +65,34 @@ class MethodConfig:
                 raise ConfigurationError("method attempt_timeout must be > 0 seconds, got 0")
         if self.idempotent is not None and not isinstance(self.idempotent, bool):
             raise ConfigurationError(f"idempotent must be True or False, got {self.idempotent!r}")
+        if (
+            self.max_attempts is not None
+            or self.backoff is not None
+            or self.classifier is not None
+            or self.hedge is not None
+        ):
+            self._validate_retry_fields()
+
+    def _validate_retry_fields(self) -> None:
+        # imported here: finpy.retry reads MethodConfig, so it cannot be imported at the top
+        from finpy.retry.backoff import Backoff
+        from finpy.retry.filter import validate_max_attempts
+        from finpy.retry.hedge import Hedge
+
+        if self.max_attempts is not None:
+            validate_max_attempts(self.max_attempts, "method max_attempts")
+        if self.backoff is not None and not isinstance(self.backoff, Backoff):
+            raise ConfigurationError(
+                f"method backoff must be a finpy.retry.Backoff, got {self.backoff!r}"
+            )
+        if self.classifier is not None and not callable(self.classifier):
+            raise ConfigurationError(
+                f"method classifier must be callable (request, response, error), got {self.classifier!r}"
+            )
+        if self.hedge is not None and not isinstance(self.hedge, (bool, Hedge)):
+            raise ConfigurationError(
+                f"method hedge must be True, False or a finpy.retry.Hedge, got {self.hedge!r}"
+            )
 
     def merged_over(self, base: MethodConfig) -> MethodConfig:
         """This config with every ``None`` field taken from ``base``."""

@@ -14,6 +14,7 @@ from finpy_protocols.grpc.calls import (
     UnaryUnaryCall,
 )
 from finpy_protocols.grpc.channel import Channel
+from finpy_protocols.grpc.classifier import GrpcClassifier
 from finpy_protocols.grpc.errors import FinpyRpcError, status_code_of, to_rpc_error
 from finpy_protocols.grpc.request import (
     CallShape,
@@ -30,6 +31,7 @@ __all__ = [
     "Channel",
     "FinpyRpcError",
     "GrpcChannelConfig",
+    "GrpcClassifier",
     "GrpcRequest",
     "GrpcResponse",
     "GrpcTransport",

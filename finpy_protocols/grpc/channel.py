@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -33,6 +34,12 @@ from finpy.resolver.registry import ResolverRegistry
 from finpy.resolver.resolution import Resolution
 from finpy.resolver.state import Bound, Failed, Negative, ResolutionState
 from finpy.resolver.target import Target
+from finpy.retry.backoff import Backoff
+from finpy.retry.budget import RetryBudget, RetryBudgetParam
+from finpy.retry.classifier import Classifier, ResponseClassifier
+from finpy.retry.filter import Retries
+from finpy.retry.hedge import Hedge, HedgeParam
+from finpy.retry.statistics import RetryStatistics, RetryStatsParam
 from finpy.stack import Stack
 from finpy.timeout import AttemptTimeout
 from finpy_protocols.grpc.calls import (
@@ -41,6 +48,7 @@ from finpy_protocols.grpc.calls import (
     UnaryStreamCall,
     UnaryUnaryCall,
 )
+from finpy_protocols.grpc.classifier import GRPC_CLASSIFIER
 from finpy_protocols.grpc.request import CallShape, GrpcRequest, GrpcResponse
 from finpy_protocols.grpc.transport import GrpcChannelConfig, GrpcTransport
 
@@ -63,6 +71,16 @@ def _logical_name(target: str | Resolution) -> str | None:
     return host if sep and port.isdigit() else name
 
 
+def _retries(max_attempts: int | None, backoff: Backoff | None) -> Retries:
+    """The channel's retry settings: the defaults of :class:`Retries` where not given."""
+    retries = Retries()
+    if max_attempts is not None:
+        retries = dataclasses.replace(retries, max_attempts=max_attempts)
+    if backoff is not None:
+        retries = dataclasses.replace(retries, backoff=backoff)
+    return retries
+
+
 async def _next_state(res: Resolution) -> None:
     version = res.version
     await res.wait_for(lambda _s: res.version != version)
@@ -70,6 +88,10 @@ async def _next_state(res: Resolution) -> None:
 
 class _MultiCallable:
     __slots__ = ("_channel", "_config", "_deserializer", "_method", "_serializer")
+
+    #: Only calls with one response message are hedged: a losing stream could not be
+    #: taken back once it has started (see finpy.retry.hedge).
+    _hedgeable = False
 
     def __init__(self, channel: Channel, method: str, serializer: Any, deserializer: Any) -> None:
         if not isinstance(method, str) or not method.startswith("/") or method.count("/") != 2:
@@ -81,6 +103,8 @@ class _MultiCallable:
         self._serializer = serializer
         self._deserializer = deserializer
         self._config = channel.method_config(method)
+        if not self._hedgeable and self._config.hedge is not False:
+            self._config = dataclasses.replace(self._config, hedge=False)
 
     def _request(
         self,
@@ -110,6 +134,7 @@ class _MultiCallable:
 
 class _UnaryUnary(_MultiCallable, grpc.aio.UnaryUnaryMultiCallable[Any, Any]):
     __slots__ = ()
+    _hedgeable = True
 
     def __call__(
         self,
@@ -208,6 +233,17 @@ class Channel(grpc.aio.Channel):
         methods: per-method :class:`finpy.MethodConfig` by pattern (see
             :class:`finpy.method.MethodConfigs`): timeouts, attempt timeouts, idempotency.
         attempt_timeout: bound of each attempt (default: only the deadline bounds it).
+        max_attempts: most attempts per call, requeues included (default 3; 1: none
+            again).  Per method: ``MethodConfig(max_attempts=...)``.
+        backoff: wait before each retry, a :class:`finpy.retry.Backoff` (default:
+            full-jitter exponential).  Per method: ``MethodConfig(backoff=...)``.
+        classifier: which failures are retried (default:
+            :class:`finpy_protocols.grpc.GrpcClassifier`).  Per method too.
+        retry_budget: the :class:`finpy.retry.RetryBudget` shared by retries,
+            requeues and hedges (default: one of 20% + 10/s for this channel).
+        hedge: backup requests for idempotent unary methods: ``True`` or a
+            :class:`finpy.retry.Hedge` (default: off; per method with
+            ``MethodConfig(idempotent=True, hedge=True)``).
         balancer: ``"p2c"`` (least loaded, default), ``"round_robin"``, or a
             zero-argument callable returning a :class:`finpy.Balancer`.
         credentials: ``grpc.ssl_channel_credentials(...)`` for TLS/mTLS to every endpoint.
@@ -229,6 +265,11 @@ class Channel(grpc.aio.Channel):
         timeout: float | None = None,
         methods: Mapping[str, MethodConfig] | None = None,
         attempt_timeout: float | None = None,
+        max_attempts: int | None = None,
+        backoff: Backoff | None = None,
+        classifier: Classifier | None = None,
+        retry_budget: RetryBudget | None = None,
+        hedge: Hedge | bool | None = None,
         balancer: str | Callable[[], Balancer[Any, Any]] = "p2c",
         credentials: grpc.ChannelCredentials | None = None,
         server_name: str | None = None,
@@ -253,6 +294,10 @@ class Channel(grpc.aio.Channel):
         base = Params(
             MethodConfigs(configs),
             AttemptTimeout(attempt_timeout),
+            _retries(max_attempts, backoff),
+            ResponseClassifier(classifier if classifier is not None else GRPC_CLASSIFIER),
+            RetryBudgetParam(retry_budget),
+            HedgeParam(hedge),
             BalancerFactory(balancer_factory(balancer)),
             EnforceDeadline(False),  # grpc enforces the deadline it is given on the wire
             GrpcChannelConfig(
@@ -286,6 +331,19 @@ class Channel(grpc.aio.Channel):
     def client(self) -> Client[GrpcRequest, GrpcResponse]:
         """The finpy client behind the channel (statistics, endpoint set)."""
         return self._client
+
+    @property
+    def retry_budget(self) -> RetryBudget:
+        """The retry budget shared by this channel's retries, requeues and hedges."""
+        budget = self._client.params[RetryBudgetParam].budget
+        assert budget is not None  # the client binds one
+        return budget
+
+    def retry_statistics(self) -> RetryStatistics:
+        """What the retry and hedge layers of this channel did so far."""
+        stats = self._client.params[RetryStatsParam].stats
+        assert stats is not None  # the client binds one
+        return stats.statistics()
 
     # -- grpc.aio.Channel ----------------------------------------------------------------
 
