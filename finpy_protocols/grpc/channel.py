@@ -40,6 +40,7 @@ from finpy.retry.classifier import Classifier, ResponseClassifier
 from finpy.retry.filter import Retries
 from finpy.retry.hedge import Hedge, HedgeParam
 from finpy.retry.statistics import RetryStatistics, RetryStatsParam
+from finpy.service import Status
 from finpy.stack import Stack
 from finpy.timeout import AttemptTimeout
 from finpy_protocols.grpc.calls import (
@@ -412,8 +413,13 @@ class Channel(grpc.aio.Channel):
         return _C.SHUTDOWN if self._client.status.value == "closed" else _C.IDLE
 
     async def wait_for_state_change(self, last_observed_state: grpc.ChannelConnectivity) -> None:
-        """Return once :meth:`get_state` differs from ``last_observed_state``."""
+        """Return once :meth:`get_state` differs from ``last_observed_state``.
+
+        A closed channel never changes again: waiting on it returns at once.
+        """
         while self.get_state() == last_observed_state:
+            if self._client.status is Status.CLOSED:
+                return
             waits: list[asyncio.Future[Any]] = [
                 asyncio.ensure_future(t._channel.wait_for_state_change(t._channel.get_state(False)))
                 for t in self._transports()

@@ -139,9 +139,10 @@ async def test_metadata_and_deadline_go_on_the_wire(probe_server: ProbeServer) -
             await echo(b"b", timeout=10.0)  # the enclosing deadline is earlier
         await echo(b"c")  # no deadline at all
     first, second, third = probe_server.probe.time_remaining
+    # the server reports its remaining time with rounding of its own: allow 10 ms
     assert probe_server.probe.metadata[0]["x-user"] == "u1"
-    assert first is not None and 1.0 < first <= 2.0
-    assert second is not None and second <= 0.5
+    assert first is not None and 1.0 < first <= 2.01
+    assert second is not None and second <= 0.51
     assert third is None or third > 1e6
 
 
@@ -153,7 +154,7 @@ async def test_channel_timeout_and_method_configs_set_the_deadline(
     async with Channel(probe_server.address, timeout=3.0, methods=methods) as channel:
         await channel.unary_unary("/t.Probe/Echo")(b"x")
     remaining = probe_server.probe.time_remaining[0]
-    assert remaining is not None and remaining <= 0.25
+    assert remaining is not None and remaining <= 0.26
 
 
 async def test_expired_deadline_fails_locally_without_sending(probe_server: ProbeServer) -> None:
@@ -271,3 +272,10 @@ async def test_channel_ready_waits_for_a_ready_endpoint(cluster: FaultCluster) -
     async with Channel(cluster.target) as channel:
         await asyncio.wait_for(channel.channel_ready(), 10)
         assert channel.get_state() == grpc.ChannelConnectivity.READY
+
+
+async def test_waiting_for_a_state_change_of_a_closed_channel_returns() -> None:
+    """wait_for_state_change on a closed channel returns instead of spinning or hanging."""
+    channel = Channel("127.0.0.1:1")
+    await channel.close()
+    await asyncio.wait_for(channel.wait_for_state_change(channel.get_state()), 1)
