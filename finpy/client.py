@@ -225,8 +225,7 @@ class Client(Service[Req, Rep], Generic[Req, Rep]):
             self._resolution,
             self._make_endpoint,
             self.params[BalancerFactory].make(),
-            clock=self.params[ClockParam].clock,
-            drain_timeout=self.params[DrainTimeout].seconds,
+            drain_timeout=self.params[DrainTimeout].seconds,  # deadlines: loop clock
         )
         self._endpoint_set = endpoint_set
         self._service = self.stack.make(self.params, endpoint_set)

@@ -107,6 +107,12 @@ class ManualClock:
 
 @dataclass(frozen=True, slots=True)
 class ClockParam(Param):
-    """The clock a stack's time-based modules use (virtual in tests)."""
+    """The clock of a stack's decision code: budgets, EWMA, breakers, hedging delays.
+
+    Deadlines are not on it: they travel between clients in the context and are
+    enforced with event-loop timers, so they always live on the loop clock
+    (:data:`SYSTEM_CLOCK`, virtual under looptime).  A :class:`ManualClock` here
+    drives the policies of one client without touching deadlines.
+    """
 
     clock: Clock = SYSTEM_CLOCK

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from finpy._compat import timeout_after
-from finpy.clock import SYSTEM_CLOCK, Clock, ClockParam
+from finpy.clock import SYSTEM_CLOCK, Clock
 from finpy.context import _DEADLINE, validate_timeout
 from finpy.errors import DeadlineExceededError
 from finpy.filter import Filter
@@ -98,8 +98,7 @@ class DeadlineFilter(Filter[Req, Rep]):
         return DeadlineFilter(
             params[DefaultTimeout].seconds,
             enforce=params[EnforceDeadline].enabled,
-            clock=params[ClockParam].clock,
-        )
+        )  # deadlines live on the loop clock, whatever ClockParam says (see finpy.clock)
 
     def __repr__(self) -> str:
         return f"DeadlineFilter(default={self._default!r}, enforce={self._enforce})"

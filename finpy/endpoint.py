@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar
 
 from finpy.address import Address
 from finpy.errors import ServiceClosedError
@@ -30,13 +31,26 @@ Req = TypeVar("Req")
 Rep = TypeVar("Rep")
 
 
-@runtime_checkable
-class Completion(Protocol):
-    """A response that is still in progress after it is returned (a stream)."""
+class Completion(ABC):
+    """A response that is still in progress after it is returned (a stream).
 
+    Any class with a ``finpy_on_complete`` method counts (structural, like a
+    protocol), but ``isinstance`` is an ABC check cached per type: it runs on
+    every request, where a ``runtime_checkable`` protocol would cost
+    microseconds.
+    """
+
+    __slots__ = ()
+
+    @abstractmethod
     def finpy_on_complete(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once when the response has finished, however it ended."""
-        ...
+
+    @classmethod
+    def __subclasshook__(cls, other: type) -> Any:
+        if cls is Completion:
+            return any("finpy_on_complete" in vars(base) for base in other.__mro__)
+        return NotImplemented
 
 
 class LatencyObserver(Protocol):
@@ -85,7 +99,11 @@ class Endpoint(Service[Req, Rep], Generic[Req, Rep]):
                 observer.end(started, False)
             raise
         if isinstance(rep, Completion):
-            rep.finpy_on_complete(self._release)
+            try:
+                rep.finpy_on_complete(self._release_once())
+            except BaseException:
+                self._release()  # the stream cannot report its end: do not leak the slot
+                raise
             if observer is not None:
                 observer.end(started, None)
         else:
@@ -93,6 +111,18 @@ class Endpoint(Service[Req, Rep], Generic[Req, Rep]):
             if observer is not None:
                 observer.end(started, True)
         return rep
+
+    def _release_once(self) -> Callable[[], None]:
+        """A release callback for a stream: the first call releases, later ones do nothing."""
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._release()
+
+        return release
 
     def _release(self) -> None:
         self.pending -= 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from finpy._compat import timeout_after
-from finpy.clock import SYSTEM_CLOCK, Clock, ClockParam
+from finpy.clock import SYSTEM_CLOCK, Clock
 from finpy.context import _DEADLINE, validate_timeout
 from finpy.errors import AttemptTimeoutError, ConfigurationError
 from finpy.filter import Filter
@@ -86,7 +86,7 @@ class AttemptTimeoutFilter(Filter[Req, Rep]):
         seconds = params[AttemptTimeout].seconds
         if seconds is None and not params[MethodConfigs].any_attempt_timeout:
             return None
-        return AttemptTimeoutFilter(seconds, clock=params[ClockParam].clock)
+        return AttemptTimeoutFilter(seconds)  # on the loop clock, like every deadline
 
     def __repr__(self) -> str:
         return f"AttemptTimeoutFilter({self._timeout!r})"

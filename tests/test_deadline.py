@@ -164,16 +164,20 @@ async def test_caller_cancellation_is_not_turned_into_a_deadline_error() -> None
     assert svc.cancelled == 1
 
 
-async def test_from_params_reads_default_enforce_and_clock() -> None:
-    """from_params builds the filter from DefaultTimeout, EnforceDeadline and ClockParam."""
+@pytest.mark.looptime
+async def test_from_params_reads_default_and_enforce_and_keeps_deadlines_on_the_loop_clock() -> (
+    None
+):
+    """from_params uses DefaultTimeout and EnforceDeadline; a ClockParam does not move deadlines."""
     clock = ManualClock(100.0)
     svc = Sleeper()
     f: DeadlineFilter[float, str] = DeadlineFilter.from_params(
         Params(DefaultTimeout(3.0), EnforceDeadline(False), ClockParam(clock))
     )
     assert repr(f) == "DeadlineFilter(default=3.0, enforce=False)"
+    now = asyncio.get_running_loop().time()
     await f(0, svc)
-    assert svc.deadlines == [103.0]  # computed on the configured clock
+    assert svc.deadlines == [now + 3.0]  # the (virtual) loop clock, not the ManualClock at 100
     assert (
         repr(DeadlineFilter.from_params(Params())) == "DeadlineFilter(default=None, enforce=True)"
     )

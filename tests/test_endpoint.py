@@ -224,3 +224,24 @@ def test_repr_shows_address_load_and_state() -> None:
     """The repr shows the address, pending count and state."""
     ep: Endpoint[str, object] = Endpoint(ADDR, Gate())
     assert repr(ep) == "Endpoint(10.0.0.1:1, pending=0, open)"
+
+
+async def test_a_stream_that_reports_its_end_twice_releases_its_slot_once() -> None:
+    """A completion callback fired twice releases the endpoint's in-flight slot only once."""
+    callbacks: list[Callable[[], None]] = []
+
+    class Stream:
+        def finpy_on_complete(self, callback: Callable[[], None]) -> None:
+            callbacks.append(callback)
+
+    class StreamService(Service[str, object]):
+        async def __call__(self, request: str, /) -> object:
+            return Stream()
+
+    ep: Endpoint[str, object] = Endpoint(Address("127.0.0.1", 1), StreamService())
+    await ep("a")
+    await ep("b")
+    assert ep.pending == 2
+    callbacks[0]()
+    callbacks[0]()
+    assert ep.pending == 1
