@@ -24,6 +24,8 @@ def bind_retry_state(params: Params) -> Params:
     budget = params[RetryBudgetParam].budget
     stats = params[RetryStatsParam].stats
     if budget is not None and stats is not None:
+        if stats.budget is None:
+            stats.budget = budget
         return params
     if budget is None:
         budget = RetryBudget(clock=params[ClockParam].clock)
