@@ -1,0 +1,156 @@
+"""The figures of one client in one scenario, and their JSON form."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from finpy.bench.histogram import LatencySummary
+from finpy.bench.loadgen import LoadResult
+
+__all__ = ["OverheadFigures", "OverheadResult", "RunResult", "to_jsonable"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What one client did in one load scenario (client side and server side)."""
+
+    scenario: str
+    peer: str
+    config: str
+    """The client's configuration, in words (what exactly ran)."""
+    load: LoadResult
+    attempts: int
+    """Calls the backends received during the run (every attempt, retry and hedge)."""
+    attempts_by_backend: tuple[int, ...]
+    rate: float
+    duration: float
+    timeout: float
+    capacity_rps: float | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def success_ratio(self) -> float:
+        return self.load.success_ratio
+
+    @property
+    def amplification(self) -> float:
+        """Attempts received by the backends per logical request sent."""
+        return self.attempts / self.load.sent if self.load.sent else math.nan
+
+    @property
+    def goodput_rps(self) -> float:
+        """Successful requests per second of the schedule."""
+        span = self.load.planned / self.rate
+        return self.load.ok / span if span > 0 else math.nan
+
+    @property
+    def latency(self) -> LatencySummary:
+        return self.load.latency
+
+    def to_json(self) -> dict[str, Any]:
+        """A flat JSON-able record (latencies in milliseconds)."""
+        load = self.load
+        return {
+            "type": "run",
+            "scenario": self.scenario,
+            "peer": self.peer,
+            "config": self.config,
+            "rate": self.rate,
+            "duration_s": self.duration,
+            "timeout_s": self.timeout,
+            "planned": load.planned,
+            "sent": load.sent,
+            "dropped": load.dropped,
+            "ok": load.ok,
+            "success_ratio": load.success_ratio,
+            "statuses": dict(load.statuses),
+            "latency_ms": _ms(load.latency),
+            "ok_latency_ms": _ms(load.ok_latency),
+            "failed_latency_ms": _ms(load.failed_latency),
+            "fire_lag_ms": _ms(load.fire_lag),
+            "attempts": self.attempts,
+            "attempts_by_backend": list(self.attempts_by_backend),
+            "attempts_per_request": self.amplification,
+            "goodput_rps": self.goodput_rps,
+            "capacity_rps": self.capacity_rps,
+            "elapsed_s": load.elapsed,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OverheadFigures:
+    """One client at one concurrency in the overhead scenario."""
+
+    client: str
+    concurrency: int
+    calls: int
+    cpu_seconds: float
+    """Client process CPU (all threads, user + system) spent on the calls."""
+    wall_seconds: float
+    latency: LatencySummary
+    errors: int = 0
+
+    @property
+    def cpu_us_per_call(self) -> float:
+        return self.cpu_seconds / self.calls * 1e6 if self.calls else math.nan
+
+    @property
+    def calls_per_second(self) -> float:
+        return self.calls / self.wall_seconds if self.wall_seconds > 0 else math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class OverheadResult:
+    """The overhead scenario: every client at every concurrency level, same run."""
+
+    figures: tuple[OverheadFigures, ...]
+    config: Mapping[str, str] = field(default_factory=dict)
+    """Configuration of each client, in words."""
+
+    def get(self, client: str, concurrency: int) -> OverheadFigures | None:
+        for f in self.figures:
+            if f.client == client and f.concurrency == concurrency:
+                return f
+        return None
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": "overhead",
+                "scenario": "overhead",
+                "peer": f.client,
+                "config": self.config.get(f.client, ""),
+                "concurrency": f.concurrency,
+                "calls": f.calls,
+                "errors": f.errors,
+                "cpu_us_per_call": f.cpu_us_per_call,
+                "calls_per_second": f.calls_per_second,
+                "latency_ms": _ms(f.latency),
+            }
+            for f in self.figures
+        ]
+
+
+def _ms(s: LatencySummary) -> dict[str, float | int | None]:
+    out: dict[str, float | int | None] = {"count": s.count}
+    for f in dataclasses.fields(s):
+        if f.name != "count":
+            v = getattr(s, f.name)
+            out[f.name] = None if math.isnan(v) else round(v * 1000, 4)
+    return out
+
+
+def to_jsonable(value: Any) -> Any:
+    """NaN and infinities become ``None`` so every line is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
