@@ -133,7 +133,19 @@ def _builtin_lazy(registry: ResolverRegistry) -> None:
 
         return EtcdResolver()
 
-    for scheme, factory in (("dns", dns), ("srv", srv), ("file", file), ("zk", zk), ("etcd", etcd)):
+    def consul() -> Resolver:
+        from finpy.resolver.consul import ConsulResolver
+
+        return ConsulResolver()
+
+    def kubernetes() -> Resolver:
+        from finpy.resolver.kubernetes import KubernetesResolver
+
+        return KubernetesResolver()
+
+    builtins = {"dns": dns, "srv": srv, "file": file, "zk": zk, "etcd": etcd}
+    builtins |= {"consul": consul, "kubernetes": kubernetes}
+    for scheme, factory in builtins.items():
         registry.register_lazy(scheme, factory)
 
 

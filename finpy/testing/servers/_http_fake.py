@@ -72,6 +72,7 @@ class FakeHttpServer:
         self._thread = BackgroundLoop(f"finpy-{self.name}")
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self.requests: list[HttpRequest] = []
 
     @property
@@ -107,7 +108,11 @@ class FakeHttpServer:
         if server is not None:
             server.close()
         for w in list(self._writers):
-            w.close()
+            w.transport.abort()  # cut at once, as a dying server's connections are
+        handlers = list(self._handlers)  # held watches and blocking queries end now
+        for t in handlers:
+            t.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
         if server is not None:
             await server.wait_closed()
 
@@ -139,6 +144,9 @@ class FakeHttpServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         try:
             request = await self._read_request(reader)
             if request is None:
@@ -150,6 +158,8 @@ class FakeHttpServer:
             pass
         finally:
             self._writers.discard(writer)
+            if task is not None:
+                self._handlers.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
