@@ -31,10 +31,10 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from finpy.bench.discovery import POLL_INTERVAL, AddressFile
 from finpy.bench.scenarios import FinpyOptions
 from finpy.errors import ConfigurationError
 from finpy.method import MethodConfig
-from finpy.resolver.resolution import Resolution
 from finpy.testing.echo import EchoReply, EchoRequest
 
 __all__ = [
@@ -62,8 +62,8 @@ class PeerContext:
     addresses: Sequence[str]
     """``host:port`` of every backend."""
     finpy: FinpyOptions = dataclasses.field(default_factory=FinpyOptions)
-    resolution: Resolution | None = None
-    """For finpy: a resolution the bench controls (discovery scenarios); else a static target."""
+    discovery: AddressFile | None = None
+    """For finpy: an address file the bench can break (discovery scenarios); else a static target."""
 
 
 class PeerClient(ABC):
@@ -83,6 +83,13 @@ class PeerClient(ABC):
     async def warm_up(self, calls: int = 20, timeout: float = 1.0) -> None:
         """Open connections with a few calls whose outcomes are ignored."""
         await asyncio.gather(*(self.call(timeout) for _ in range(calls)), return_exceptions=True)
+
+    def begin_run(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Called just before the measured load (after the warm-up)."""
+
+    def run_notes(self) -> list[str]:
+        """What the client reports about itself for the measured run (default: nothing)."""
+        return []
 
     @abstractmethod
     async def aclose(self) -> None: ...
@@ -246,11 +253,17 @@ class FinpyPeer(PeerClient):
 
         kwargs, self.notes = finpy_channel_options(ctx.finpy, timeout)
         self._kwargs = kwargs
-        target: str | Resolution = (
-            ctx.resolution if ctx.resolution is not None else "static:///" + ",".join(ctx.addresses)
-        )
-        self._target_kind = "a bench-controlled Resolution" if ctx.resolution else "static:///..."
-        self.channel = Channel(target, label="bench", **kwargs)
+        if ctx.discovery is not None:
+            self._target_kind = (
+                f"file:///... polled every {POLL_INTERVAL:g}s by finpy's file resolver"
+            )
+            self.channel = Channel(
+                ctx.discovery.target, label="bench", registry=ctx.discovery.registry(), **kwargs
+            )
+        else:
+            self._target_kind = "static:///..."
+            target = "static:///" + ",".join(ctx.addresses)
+            self.channel = Channel(target, label="bench", **kwargs)
         self._echo = echo_method(self.channel)
         self._request = EchoRequest(message="bench")
 
@@ -268,6 +281,42 @@ class FinpyPeer(PeerClient):
 
     async def call(self, timeout: float) -> object:
         return await self._echo(self._request, timeout=timeout)
+
+    def _retry_counts(self) -> dict[str, int]:
+        retries = getattr(self.channel.client.statistics(), "retries", None)
+        if retries is None:
+            return {}
+        return {
+            name: int(getattr(retries, name, 0))
+            for name in ("retries", "requeues", "hedges_sent", "hedges_won", "budget_exhausted")
+        }
+
+    def begin_run(self) -> None:
+        self._before = self._retry_counts()
+
+    def run_notes(self) -> list[str]:
+        """finpy's own account of the run: retries, hedges, budget refusals, discovery."""
+        notes = []
+        after = self._retry_counts()
+        before = getattr(self, "_before", {})
+        delta = {k: v - before.get(k, 0) for k, v in after.items()}
+        if any(delta.values()):
+            notes.append(
+                "retry layer: "
+                + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in delta.items() if v)
+            )
+        stats = getattr(self.channel.client.resolution, "statistics", None)
+        if callable(stats):
+            d = stats()
+            failures = getattr(d, "failures", 0)
+            empty = getattr(d, "rejected_empty", 0)
+            malformed = getattr(d, "rejected_malformed", 0)
+            if failures or empty or malformed:
+                notes.append(
+                    f"discovery guard: {failures} failed, {malformed} malformed and "
+                    f"{empty} empty updates, last known good set kept"
+                )
+        return notes
 
     async def aclose(self) -> None:
         await self.channel.close()

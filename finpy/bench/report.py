@@ -361,6 +361,7 @@ def write_chart(report: BenchReport, path: str | Path) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter, NullFormatter
     except ImportError:
         return False
     names = [n for n in report.scenarios if report.runs_of(n)]
@@ -376,9 +377,17 @@ def write_chart(report: BenchReport, path: str | Path) -> bool:
             lat = r.latency
             values = [lat.p50, lat.p99, lat.p999]
             xs = [i + (k - (len(runs) - 1) / 2) * width for i in range(3)]
-            ax.bar(xs, [0 if math.isnan(v) else v * 1000 for v in values], width, label=r.peer)
+            ax.bar(
+                xs,
+                [0 if math.isnan(v) else v * 1000 for v in values],
+                width,
+                label=r.peer,
+                color=_COLORS.get(r.peer),
+            )
         ax.set_xticks(range(3), ["p50", "p99", "p99.9"])
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel("ms")
         ax.set_title(report.scenarios[name].title)
         ax.legend(fontsize="small")
@@ -389,6 +398,15 @@ def write_chart(report: BenchReport, path: str | Path) -> bool:
     fig.savefig(str(path), dpi=100)
     plt.close(fig)
     return True
+
+
+#: One colour per client in every panel of the chart.
+_COLORS = {
+    "plain": "tab:blue",
+    "grpc-retry": "tab:orange",
+    "tenacity": "tab:green",
+    "finpy": "tab:red",
+}
 
 
 def _flat(axes: Any) -> Iterable[Any]:

@@ -5,7 +5,9 @@ For each scenario and each client taking part, one *run*:
 1. every backend is reset (healthy, listening, counters zero) and the client is
    built and warmed up (connections open) against the healthy cluster;
 2. the scenario's initial faults are applied and the server counters zeroed,
-   so the fault starts in steady state and the warm-up is not counted;
+   so the fault starts in steady state and the warm-up is not counted (a
+   scenario with ``faults_from_start``, such as a replica that is down before
+   the client ever connects, applies them before step 1's warm-up instead);
 3. the open-loop load runs while the scenario's timeline (stops, restarts,
    discovery failures) is played against the same clock;
 4. when every request has answered, the server counters give the attempts the
@@ -24,15 +26,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from finpy.address import Address
 from finpy.bench.backends import BackendProcess
+from finpy.bench.discovery import AddressFile
 from finpy.bench.loadgen import LoadResult, LoadSpec, OpenLoop, OpenLoopStatistics
 from finpy.bench.peers import PeerClient, PeerContext, make_peer
 from finpy.bench.result import OverheadResult, RunResult
 from finpy.bench.scenarios import Event, Scenario
-from finpy.errors import ConfigurationError, ResolutionError
-from finpy.resolver.resolution import Resolution
-from finpy.resolver.state import Bound, Failed
+from finpy.errors import ConfigurationError
 
 __all__ = ["BenchRunner", "NullReporter", "Overrides", "Reporter", "RunPlan", "plan_runs"]
 
@@ -163,32 +163,33 @@ class BenchRunner:
             max_outstanding=self.max_outstanding,
         )
         uses_discovery = any(e.action.startswith("discovery") for e in scenario.events)
-        bound = Bound([Address.parse(a) for a in addresses])
-        resolution = Resolution(bound, target="bench") if uses_discovery else None
-        ctx = PeerContext(addresses, scenario.finpy, resolution)
+        discovery = AddressFile(addresses) if uses_discovery else None
+        ctx = PeerContext(addresses, scenario.finpy, discovery)
 
         await self.backends.reset()
+        if scenario.faults_from_start:
+            await self._initial_faults(scenario)
         client = make_peer(peer, ctx, scenario.timeout)
         notes: list[str] = []
         try:
             if uses_discovery and peer != "finpy":
                 notes.append("discovery events do not apply: static address list")
             await client.warm_up(self.warm_up_calls, scenario.timeout)
-            for i in range(scenario.backends):
-                behavior = scenario.behavior_of(i)
-                if behavior:
-                    await self.backends.set(i, behavior)
+            if not scenario.faults_from_start:
+                await self._initial_faults(scenario)
             await self.backends.reset_counters()
             if self.on_client is not None:
                 self.on_client(client)
+            client.begin_run()
             self.reporter.run_started(scenario, peer, spec.planned)
-            result = await self._load(scenario, spec, client, resolution, addresses, notes)
+            result = await self._load(scenario, spec, client, discovery, notes)
             await asyncio.sleep(0.05)  # let attempts still on the wire land
             counters = await self.backends.counters()
+            notes.extend(client.run_notes())
         finally:
             await client.aclose()
-            if resolution is not None:
-                await resolution.aclose()
+            if discovery is not None:
+                discovery.close()
         run = RunResult(
             scenario=scenario.name,
             peer=peer,
@@ -205,21 +206,24 @@ class BenchRunner:
         self.reporter.run_finished(run)
         return run
 
+    async def _initial_faults(self, scenario: Scenario) -> None:
+        for i in range(scenario.backends):
+            behavior = scenario.behavior_of(i)
+            if behavior:
+                await self.backends.set(i, behavior)
+
     async def _load(
         self,
         scenario: Scenario,
         spec: LoadSpec,
         client: PeerClient,
-        resolution: Resolution | None,
-        addresses: Sequence[str],
+        discovery: AddressFile | None,
         notes: list[str],
     ) -> LoadResult:
         loop = asyncio.get_running_loop()
         gen = OpenLoop(spec, client.call)
         t0 = loop.time() + 0.02
-        timeline = loop.create_task(
-            self._timeline(scenario.events, t0, resolution, addresses, notes)
-        )
+        timeline = loop.create_task(self._timeline(scenario.events, t0, discovery, notes))
         ticker = loop.create_task(self._tick(gen))
         try:
             result = await gen.run(start_at=t0)
@@ -239,8 +243,7 @@ class BenchRunner:
         self,
         events: Sequence[Event],
         t0: float,
-        resolution: Resolution | None,
-        addresses: Sequence[str],
+        discovery: AddressFile | None,
         notes: list[str],
     ) -> None:
         loop = asyncio.get_running_loop()
@@ -249,13 +252,11 @@ class BenchRunner:
             if delay > 0:
                 await asyncio.sleep(delay)
             late = loop.time() - (t0 + e.at)
-            await self._apply(e, resolution, addresses)
+            await self._apply(e, discovery)
             if late > EVENT_SLACK:
                 notes.append(f"{e.describe()} applied {late * 1000:.0f} ms late")
 
-    async def _apply(
-        self, e: Event, resolution: Resolution | None, addresses: Sequence[str]
-    ) -> None:
+    async def _apply(self, e: Event, discovery: AddressFile | None) -> None:
         b = self.backends
         if e.action == "set":
             assert e.backend is not None
@@ -269,12 +270,16 @@ class BenchRunner:
         elif e.action == "start":
             assert e.backend is not None
             await b.start_backend(e.backend)
-        elif resolution is None:  # discovery events: only a client following a resolution
+        elif discovery is None:
             return
-        elif e.action == "discovery_fail":
-            resolution.publish(Failed(ResolutionError("bench: discovery is down")))
+        elif e.action == "discovery_unreachable":
+            discovery.unreachable()
+        elif e.action == "discovery_malformed":
+            discovery.malformed()
+        elif e.action == "discovery_empty":
+            discovery.empty()
         elif e.action == "discovery_restore":
-            resolution.publish(Bound([Address.parse(a) for a in addresses]))
+            discovery.restore()
 
     async def run_overhead(self, scenario: Scenario, peers: Sequence[str]) -> OverheadResult:
         """The overhead scenario against backend 0 (see :mod:`finpy.bench.overhead`)."""

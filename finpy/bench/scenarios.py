@@ -47,8 +47,18 @@ BEHAVIOR_FIELDS: dict[str, tuple[type, ...]] = {
     "refuse_connections": (bool,),
 }
 
-#: Timeline actions: change a backend's behaviour, stop/start it, fail/restore discovery.
-ACTIONS = ("set", "stop", "kill", "start", "discovery_fail", "discovery_restore")
+#: Timeline actions: change a backend's behaviour, stop/start it, break/restore discovery
+#: (see :mod:`finpy.bench.discovery`).
+ACTIONS = (
+    "set",
+    "stop",
+    "kill",
+    "start",
+    "discovery_unreachable",
+    "discovery_malformed",
+    "discovery_empty",
+    "discovery_restore",
+)
 
 _BACKEND_ACTIONS = ("set", "stop", "kill", "start")
 
@@ -108,7 +118,7 @@ class Event:
         what = self.action + ("" if self.backend is None else f" backend-{self.backend}")
         if self.behavior:
             what += " " + ", ".join(f"{k}={v}" for k, v in self.behavior.items())
-        return f"t={self.at:g}s {what}"
+        return f"t={self.at:.4g}s {what}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +162,8 @@ class Scenario:
     """``"load"`` (open-loop run against the cluster) or ``"overhead"`` (closed-loop CPU)."""
     calls: int | None = None
     """Closed-loop calls per client and concurrency level (overhead scenario)."""
+    faults_from_start: bool = False
+    """Apply ``initial`` before the client starts (default: after its warm-up, in steady state)."""
 
     def __post_init__(self) -> None:
         if not self.name or canonical_name(self.name) != self.name:
@@ -343,10 +355,11 @@ def _down_replica(p: Profile) -> Scenario:
     return Scenario(
         "down-replica",
         "down replica",
-        "One address refuses connections for the whole run.",
+        "One address refuses connections from before the client starts to the end of the run.",
         rate=p.rate,
         duration=p.duration,
         initial=({"refuse_connections": True},),
+        faults_from_start=True,
     )
 
 
@@ -388,16 +401,20 @@ def _overload(p: Profile) -> Scenario:
 
 def _discovery_outage(p: Profile) -> Scenario:
     lead = min(0.2 * p.discovery_outage, 5.0)
+    third = p.discovery_outage / 3
     return Scenario(
         "discovery-outage",
         "discovery outage",
         f"Service discovery fails for {p.discovery_outage:g}s while the backends stay "
-        "healthy. Only finpy takes part: the grpc.aio peers use a fixed address list "
-        "(grpc Python has no pluggable resolver to fail).",
+        "healthy: finpy follows an address file with its file resolver, and the file is "
+        "gone, then garbage, then empty, then back. Only finpy takes part: the grpc.aio "
+        "peers use a fixed address list (grpc Python has no pluggable resolver to fail).",
         rate=p.rate,
         duration=lead * 2 + p.discovery_outage,
         events=(
-            Event(lead, "discovery_fail"),
+            Event(lead, "discovery_unreachable"),
+            Event(round(lead + third, 6), "discovery_malformed"),
+            Event(round(lead + 2 * third, 6), "discovery_empty"),
             Event(lead + p.discovery_outage, "discovery_restore"),
         ),
         peers=("finpy",),

@@ -65,24 +65,40 @@ async def test_timeline_events_change_the_backends_during_the_run(
     assert run.notes == ()  # events applied on time
 
 
-async def test_discovery_events_reach_finpy_and_are_noted_for_static_peers(
+async def test_discovery_outage_reaches_finpy_through_its_file_resolver(
     backends: BackendProcess,
 ) -> None:
-    """finpy follows a resolution the bench fails and restores; peers get a note instead."""
+    """finpy follows an address file the bench breaks three ways; peers get a note instead."""
     scenario = Scenario(
         "flaky-discovery",
         "flaky discovery",
         "discovery fails mid-run",
         rate=100,
-        duration=0.4,
-        events=(Event(0.1, "discovery_fail"), Event(0.3, "discovery_restore")),
+        duration=0.8,
+        events=(
+            Event(0.1, "discovery_unreachable"),
+            Event(0.3, "discovery_malformed"),
+            Event(0.5, "discovery_empty"),
+            Event(0.7, "discovery_restore"),
+        ),
     )
     runner = BenchRunner(backends, warm_up_calls=5)
     finpy = await runner.run(scenario, "finpy")
-    assert finpy.load.ok == finpy.load.planned == 40
-    assert "Resolution" in finpy.config
+    assert finpy.load.ok == finpy.load.planned == 80
+    assert "file resolver" in finpy.config
+    (guard,) = [n for n in finpy.notes if n.startswith("discovery guard")]
+    assert "1 malformed and 1 empty updates" in guard
     plain = await runner.run(scenario, "plain")
     assert plain.notes == ("discovery events do not apply: static address list",)
+
+
+async def test_a_down_replica_is_down_before_the_client_starts(
+    backends: BackendProcess,
+) -> None:
+    """faults_from_start: the refusing address is never reached, not even by the warm-up."""
+    runner = BenchRunner(backends, overrides=Overrides(requests=20), warm_up_calls=5)
+    run = await runner.run(build("down-replica"), "plain")
+    assert run.attempts_by_backend[0] == 0 and run.load.ok == 20
 
 
 def test_overrides_shorten_runs_and_drop_events_past_the_end() -> None:

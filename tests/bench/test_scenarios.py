@@ -76,12 +76,22 @@ def test_overload_offers_one_and_a_half_times_capacity() -> None:
 
 
 def test_discovery_outage_is_30s_in_full_and_finpy_only() -> None:
-    """The full profile fails discovery for the design's 30 s; grpc.aio peers cannot take part."""
+    """Discovery is unreachable, then malformed, then empty, for the design's 30 s in all."""
     s = build("discovery-outage", "full")
-    fail, restore = s.events
-    assert (fail.action, restore.action) == ("discovery_fail", "discovery_restore")
-    assert restore.at - fail.at == pytest.approx(30.0)
+    assert [e.action for e in s.events] == [
+        "discovery_unreachable",
+        "discovery_malformed",
+        "discovery_empty",
+        "discovery_restore",
+    ]
+    assert s.events[-1].at - s.events[0].at == pytest.approx(30.0)
     assert s.peers == ("finpy",)
+
+
+def test_down_replica_is_down_from_the_start() -> None:
+    """The refusing address is down before any client connects; other faults start later."""
+    assert build("down-replica").faults_from_start
+    assert not any(build(n).faults_from_start for n in SCENARIOS if n != "down-replica")
 
 
 def test_heavy_tail_asks_finpy_for_hedging() -> None:
@@ -148,7 +158,7 @@ def test_bad_scenarios_are_rejected_naming_the_problem(kwargs: dict[str, object]
         ((-1, "stop", 0), "event time"),
         ((0, "explode", 0), "explode"),
         ((0, "stop"), "needs backend"),
-        ((0, "discovery_fail", 1), "takes no backend"),
+        ((0, "discovery_empty", 1), "takes no backend"),
         ((0, "set", 0), "needs behavior"),
     ],
 )
