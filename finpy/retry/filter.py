@@ -128,7 +128,11 @@ def _annotate(
 
 
 class RetryFilter(Filter[Req, Rep]):
-    """Requeues never-sent requests and retries retryable failures, within a budget."""
+    """Requeues never-sent requests and retries retryable failures, within a budget.
+
+    ``clock`` (the client's :class:`~finpy.clock.ClockParam`) times the budget and
+    the backoff waits; the request's deadline is always read on the loop clock.
+    """
 
     __slots__ = ("_backoff", "_budget", "_classifier", "_clock", "_max_attempts", "_stats")
 
@@ -210,8 +214,8 @@ class RetryFilter(Filter[Req, Rep]):
                     break
                 if error is None and isinstance(response, Completion):
                     break  # a live stream cannot be taken back from the caller
-                deadline = _DEADLINE.get()
-                time_left = None if deadline is None else deadline - self._clock.now()
+                deadline = _DEADLINE.get()  # deadlines live on the loop clock (finpy.clock)
+                time_left = None if deadline is None else deadline - SYSTEM_CLOCK.now()
                 wait = 0.0
                 if cls.response_class is _RETRYABLE and cls.retry_after is None:
                     wait = backoff.delay(retry_number + 1, error)

@@ -234,8 +234,8 @@ class HedgeFilter(Filter[Req, Rep]):
         clock = self._clock
         now = clock.now()
         delay = state.current_delay(now)
-        deadline = _DEADLINE.get()
-        if delay is None or (deadline is not None and now + delay >= deadline):
+        deadline = _DEADLINE.get()  # on the loop clock, whatever ClockParam says
+        if delay is None or (deadline is not None and SYSTEM_CLOCK.now() + delay >= deadline):
             return await self._timed(state, service, request, now)
         if _TRIED.get() is None:  # no retry layer above: track endpoints for the backup
             token = _TRIED.set([])

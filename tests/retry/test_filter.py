@@ -132,6 +132,23 @@ async def test_waits_the_backoff_between_retries_on_virtual_time() -> None:
     assert script.times() == [0.0, 0.2, 0.4]
 
 
+async def test_backoff_waits_on_the_filter_clock() -> None:
+    """With a ManualClock the retry waits until the test moves that clock past the backoff."""
+    clock = finpy.ManualClock()
+    script = Script(Flaky(), "ok")
+    svc, _ = make(script, backoff=Backoff.constant(2.0), clock=clock)
+    call = asyncio.ensure_future(svc(Req()))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(script.calls) == 1 and clock.sleepers == 1
+    clock.advance(1.9)
+    await asyncio.sleep(0)
+    assert len(script.calls) == 1
+    clock.advance(0.1)
+    assert await call == "ok"
+    assert len(script.calls) == 2
+
+
 @pytest.mark.looptime
 async def test_full_jitter_waits_stay_within_their_bounds() -> None:
     """Default-style full jitter: retry n waits at most initial * 2 ** (n - 1)."""
