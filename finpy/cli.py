@@ -254,6 +254,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args, argv)
+    except ModuleNotFoundError as e:
+        if (e.name or "").partition(".")[0] != "rich":
+            raise
+        print(
+            f"finpy {args.command}: needs the 'rich' package: pip install 'finpy[bench]'",
+            file=sys.stderr,
+        )
+        return 2
     except ConfigurationError as e:
         print(f"finpy {args.command}: error: {e}", file=sys.stderr)
         return 2

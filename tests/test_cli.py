@@ -109,3 +109,14 @@ def test_python_dash_m_finpy_is_the_same_command() -> None:
     )
     assert result.returncode == 0
     assert "bench" in result.stdout and "demo" in result.stdout
+
+
+def test_a_missing_rich_is_explained(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the bench extra the command says what to install instead of a traceback."""
+    for name in [m for m in sys.modules if m == "rich" or m.startswith("rich.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "rich", None)
+    assert main(["bench", "--list"]) == 2
+    assert "pip install 'finpy[bench]'" in capsys.readouterr().err

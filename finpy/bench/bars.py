@@ -151,30 +151,36 @@ def evaluate(
 
     if overhead is not None:
         j = _Judge("overhead")
-        fin, plain1 = overhead.get(FINPY, 1), overhead.get(PLAIN, 1)
-        ratios = [
-            (f.cpu_us_per_call, p.cpu_us_per_call)
-            for c in sorted({f.concurrency for f in overhead.figures})
-            if (f := overhead.get(FINPY, c)) is not None and (p := overhead.get(PLAIN, c))
-        ]
-        if ratios:
-            worst = max(a / b for a, b in ratios)
+        levels = sorted(
+            {f.concurrency for f in overhead.figures if f.client == FINPY}
+            & {f.concurrency for f in overhead.figures if f.client == PLAIN}
+        )
+        bar = "client CPU per call <= 1.15x plain grpc.aio"
+        if levels:
+            ratios = {c: overhead.cpu_ratio(c) for c in levels}
+            worst = max(levels, key=lambda c: ratios[c])
             j.at_most(
-                "cpu", "client CPU per call <= 1.15x plain grpc.aio", worst, 1.15, _x, "worst level"
+                "cpu",
+                bar,
+                ratios[worst],
+                1.15,
+                _x,
+                f"median of paired rounds, worst level: concurrency {worst}",
             )
         else:
-            j.missing("cpu", "client CPU per call <= 1.15x plain grpc.aio", "no paired figures")
-        if fin is not None and plain1 is not None:
-            added = fin.latency.p50 - plain1.latency.p50
+            j.missing("cpu", bar, "finpy and plain were not both measured")
+        bar = "added p50 latency at concurrency 1 <= 30 us"
+        if 1 in levels:
             j.at_most(
                 "p50",
-                "added p50 latency at concurrency 1 <= 30 us",
-                added,
+                bar,
+                overhead.added_p50(1),
                 30e-6,
                 lambda s: "n/a" if math.isnan(s) else f"{s * 1e6:.1f} us",
+                "median of paired rounds",
             )
         else:
-            j.missing("p50", "added p50 latency at concurrency 1 <= 30 us", "concurrency 1 not run")
+            j.missing("p50", bar, "concurrency 1 not run")
         checks += j.checks
 
     for name in sorted({s for s, p in by_key if p == FINPY}, key=_order):

@@ -11,7 +11,10 @@ included) and wall time are measured around them, plus each call's latency.
 To keep a shared, noisy machine from favouring one client, the calls are split
 into rounds and the clients alternate (A B, then B A, ...); each client's
 channel is warmed up before it is measured, and garbage is collected before
-every measured batch.  The figures are sums over rounds.
+every measured batch.  The figures shown are sums over rounds; the bars use
+the *median over rounds* of the paired comparison (finpy's CPU per call over
+plain's in the same round, finpy's p50 minus plain's), so a burst of noise
+from another process during one round cannot decide the verdict.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import grpc.aio
 
 from finpy.bench.histogram import LatencyRecorder
 from finpy.bench.peers import echo_method
-from finpy.bench.result import OverheadFigures, OverheadResult
+from finpy.bench.result import OverheadFigures, OverheadResult, OverheadRound
 from finpy.errors import ConfigurationError
 from finpy.testing.echo import EchoRequest
 
@@ -55,7 +58,10 @@ CLIENTS: dict[str, tuple[ChannelMaker, str]] = {
 
 
 async def _batch(
-    call: Callable[[], Awaitable[object]], calls: int, concurrency: int, rec: LatencyRecorder
+    call: Callable[[], Awaitable[object]],
+    calls: int,
+    concurrency: int,
+    *recs: LatencyRecorder,
 ) -> tuple[float, float, int]:
     """``calls`` calls by ``concurrency`` workers: (cpu seconds, wall seconds, errors)."""
     remaining = calls
@@ -71,7 +77,9 @@ async def _batch(
                 await call()
             except Exception:
                 errors += 1
-            rec.record(clock() - start)
+            took = clock() - start
+            for rec in recs:
+                rec.record(took)
 
     gc.collect()
     cpu0, wall0 = time.process_time(), clock()
@@ -85,10 +93,15 @@ async def measure_overhead(
     calls: int = 2000,
     concurrencies: Sequence[int] = (1, 32),
     clients: Sequence[str] = ("plain", "finpy"),
-    rounds: int = 4,
+    rounds: int | None = None,
     warm_up: int | None = None,
 ) -> OverheadResult:
-    """Measure every client at every concurrency level against ``address`` (``host:port``)."""
+    """Measure every client at every concurrency level against ``address`` (``host:port``).
+
+    ``rounds`` (default: 4 to 10, about 250 calls each) splits the calls; the
+    clients alternate within each round, and the per-round figures let the
+    bars take medians of paired ratios, which one noisy moment cannot sway.
+    """
     if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
         raise ConfigurationError(f"calls must be a positive integer, got {calls!r}")
     if not concurrencies or any(not isinstance(c, int) or c < 1 for c in concurrencies):
@@ -96,11 +109,14 @@ async def measure_overhead(
     for c in clients:
         if c not in CLIENTS:
             raise ConfigurationError(f"unknown overhead client {c!r} (known: {', '.join(CLIENTS)})")
+    if rounds is None:
+        rounds = max(4, min(10, calls // 250))
     rounds = max(1, min(rounds, calls))
     if warm_up is None:  # enough to open the connection and warm the code paths
         warm_up = min(100, max(10, calls // (2 * rounds)))
     request = EchoRequest(message="overhead")
     figures: list[OverheadFigures] = []
+    per_round: list[OverheadRound] = []
     for level in concurrencies:
         cpu = dict.fromkeys(clients, 0.0)
         wall = dict.fromkeys(clients, 0.0)
@@ -119,9 +135,15 @@ async def measure_overhead(
                         return echo(request, timeout=TIMEOUT)  # type: ignore[no-any-return]
 
                     await _batch(call, warm_up, min(level, warm_up), LatencyRecorder())
-                    used_cpu, used_wall, failed = await _batch(call, share, level, recs[name])
+                    this_round = LatencyRecorder()
+                    used_cpu, used_wall, failed = await _batch(
+                        call, share, level, recs[name], this_round
+                    )
                 finally:
                     await channel.close()
+                per_round.append(
+                    OverheadRound(name, level, r, share, used_cpu, this_round.percentile(50))
+                )
                 cpu[name] += used_cpu
                 wall[name] += used_wall
                 errors[name] += failed
@@ -138,4 +160,6 @@ async def measure_overhead(
             )
             for name in clients
         )
-    return OverheadResult(tuple(figures), {c: CLIENTS[c][1] for c in clients})
+    return OverheadResult(
+        tuple(figures), {c: CLIENTS[c][1] for c in clients}, rounds=tuple(per_round)
+    )

@@ -25,7 +25,7 @@ from rich.table import Table
 
 from finpy.bench.bars import BarCheck
 from finpy.bench.loadgen import OpenLoopStatistics
-from finpy.bench.result import OverheadResult, RunResult, to_jsonable
+from finpy.bench.result import OverheadFigures, OverheadResult, RunResult, to_jsonable
 from finpy.bench.scenarios import Scenario
 from finpy.bench.verify import PeerCheck
 
@@ -182,22 +182,50 @@ def _render_overhead(report: BenchReport, console: Console) -> None:
         "One healthy 0 ms backend in another process; closed-loop calls; client process CPU only."
     )
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1))
-    for col in ("client", "concurrency", "CPU us/call", "calls/s", "p50 ms", "p99 ms", "errors"):
+    for col in (
+        "client",
+        "concurrency",
+        "CPU us/call",
+        "CPU vs plain",
+        "calls/s",
+        "p50 ms",
+        "p50 vs plain",
+        "p99 ms",
+        "errors",
+    ):
         table.add_column(col, justify="left" if col == "client" else "right")
     for f in o.figures:
+        cells = _overhead_cells(o, f)
         table.add_row(
             f.client,
             str(f.concurrency),
-            f"{f.cpu_us_per_call:.0f}",
-            f"{f.calls_per_second:.0f}",
-            f"{f.latency.p50 * 1000:.3f}",
-            f"{f.latency.p99 * 1000:.3f}",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            cells[5],
             str(f.errors),
         )
     console.print(table)
     for b in report.bars_of("overhead"):
         console.print(f"  finpy bar {_bar_line(b, True)}")
     console.print()
+
+
+def _overhead_cells(o: OverheadResult, f: OverheadFigures) -> list[str]:
+    """CPU us/call, CPU vs plain, calls/s, p50 ms, p50 vs plain, p99 ms (medians of rounds)."""
+    plain = f.client == "plain"
+    ratio = math.nan if plain else o.cpu_ratio(f.concurrency, f.client)
+    added = math.nan if plain else o.added_p50(f.concurrency, f.client)
+    return [
+        f"{f.cpu_us_per_call:.0f}",
+        "-" if math.isnan(ratio) else f"{ratio:.2f}x",
+        f"{f.calls_per_second:.0f}",
+        f"{f.latency.p50 * 1000:.3f}",
+        "-" if math.isnan(added) else f"{added * 1e6:+.0f} us",
+        f"{f.latency.p99 * 1000:.3f}",
+    ]
 
 
 # -- progress ---------------------------------------------------------------------------
@@ -300,12 +328,12 @@ def to_markdown(report: BenchReport) -> str:
         lines += [
             "### overhead",
             "",
-            "| client | concurrency | CPU us/call | calls/s | p50 ms | p99 ms |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| client | concurrency | CPU us/call | CPU vs plain | calls/s | p50 ms "
+            "| p50 vs plain | p99 ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         lines += [
-            f"| {f.client} | {f.concurrency} | {f.cpu_us_per_call:.0f} | "
-            f"{f.calls_per_second:.0f} | {f.latency.p50 * 1000:.3f} | {f.latency.p99 * 1000:.3f} |"
+            f"| {f.client} | {f.concurrency} | " + " | ".join(_overhead_cells(o, f)) + " |"
             for f in o.figures
         ]
         lines += [""] + [f"- finpy bar {_bar_line(b, False)}" for b in report.bars_of("overhead")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from finpy.bench.histogram import LatencySummary
 from finpy.bench.loadgen import LoadResult
 
-__all__ = ["OverheadFigures", "OverheadResult", "RunResult", "to_jsonable"]
+__all__ = ["OverheadFigures", "OverheadResult", "OverheadRound", "RunResult", "to_jsonable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +106,63 @@ class OverheadFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class OverheadRound:
+    """One client's batch in one round of the overhead scenario."""
+
+    client: str
+    concurrency: int
+    round: int
+    calls: int
+    cpu_seconds: float
+    p50: float
+
+
+@dataclass(frozen=True, slots=True)
 class OverheadResult:
     """The overhead scenario: every client at every concurrency level, same run."""
 
     figures: tuple[OverheadFigures, ...]
     config: Mapping[str, str] = field(default_factory=dict)
     """Configuration of each client, in words."""
+    rounds: tuple[OverheadRound, ...] = ()
+    """Per-round batches, for paired comparisons."""
 
     def get(self, client: str, concurrency: int) -> OverheadFigures | None:
         for f in self.figures:
             if f.client == client and f.concurrency == concurrency:
                 return f
         return None
+
+    def _pairs(self, concurrency: int, a: str, b: str) -> list[tuple[OverheadRound, OverheadRound]]:
+        by_round: dict[int, dict[str, OverheadRound]] = {}
+        for r in self.rounds:
+            if r.concurrency == concurrency:
+                by_round.setdefault(r.round, {})[r.client] = r
+        return [(d[a], d[b]) for _, d in sorted(by_round.items()) if a in d and b in d]
+
+    def cpu_ratio(self, concurrency: int, a: str = "finpy", b: str = "plain") -> float:
+        """Median over rounds of ``a``'s CPU per call over ``b``'s (falls back to the totals)."""
+        ratios = [
+            (x.cpu_seconds / x.calls) / (y.cpu_seconds / y.calls)
+            for x, y in self._pairs(concurrency, a, b)
+            if x.calls and y.calls and y.cpu_seconds > 0
+        ]
+        if ratios:
+            return statistics.median(ratios)
+        fa, fb = self.get(a, concurrency), self.get(b, concurrency)
+        if fa is None or fb is None or not fb.cpu_us_per_call > 0:
+            return math.nan
+        return fa.cpu_us_per_call / fb.cpu_us_per_call
+
+    def added_p50(self, concurrency: int, a: str = "finpy", b: str = "plain") -> float:
+        """Median over rounds of ``a``'s p50 minus ``b``'s, seconds (falls back to the totals)."""
+        diffs = [x.p50 - y.p50 for x, y in self._pairs(concurrency, a, b)]
+        if diffs:
+            return statistics.median(diffs)
+        fa, fb = self.get(a, concurrency), self.get(b, concurrency)
+        if fa is None or fb is None:
+            return math.nan
+        return fa.latency.p50 - fb.latency.p50
 
     def to_json(self) -> list[dict[str, Any]]:
         return [
@@ -131,6 +177,12 @@ class OverheadResult:
                 "cpu_us_per_call": f.cpu_us_per_call,
                 "calls_per_second": f.calls_per_second,
                 "latency_ms": _ms(f.latency),
+                "cpu_ratio_vs_plain": (
+                    None if f.client == "plain" else self.cpu_ratio(f.concurrency, f.client)
+                ),
+                "added_p50_us_vs_plain": (
+                    None if f.client == "plain" else self.added_p50(f.concurrency, f.client) * 1e6
+                ),
             }
             for f in self.figures
         ]
