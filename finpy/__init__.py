@@ -7,8 +7,21 @@ the rest of a production RPC client.  Protocol adapters live in
 ``finpy_protocols`` (gRPC first); test tools in :mod:`finpy.testing`.
 """
 
+from finpy.accrual import FailureAccrual
 from finpy.address import Address
-from finpy.balancer import BALANCERS, Balancer, P2CLeastLoaded, RoundRobin, balancer_factory
+from finpy.balancer import (
+    BALANCERS,
+    Aperture,
+    Balancer,
+    P2CLeastLoaded,
+    P2CPeakEwma,
+    PeakEwma,
+    RandomBalancer,
+    RingHash,
+    RoundRobin,
+    ZoneAware,
+    balancer_factory,
+)
 from finpy.client import (
     BalancerFactory,
     Client,
@@ -68,6 +81,7 @@ __all__ = [
     "BALANCERS",
     "SYSTEM_CLOCK",
     "Address",
+    "Aperture",
     "AttemptTimeout",
     "AttemptTimeoutError",
     "AttemptTimeoutFilter",
@@ -91,6 +105,7 @@ __all__ = [
     "EndpointSet",
     "EnforceDeadline",
     "Failed",
+    "FailureAccrual",
     "Filter",
     "FilterModule",
     "FilteredService",
@@ -104,15 +119,19 @@ __all__ = [
     "Negative",
     "NoEndpointsError",
     "P2CLeastLoaded",
+    "P2CPeakEwma",
     "Param",
     "Params",
+    "PeakEwma",
     "Pending",
+    "RandomBalancer",
     "RejectedError",
     "Resolution",
     "ResolutionError",
     "ResponseClass",
     "RetryBudget",
     "RetryStatistics",
+    "RingHash",
     "RoundRobin",
     "Service",
     "ServiceClosedError",
@@ -121,6 +140,7 @@ __all__ = [
     "Status",
     "Target",
     "TargetError",
+    "ZoneAware",
     "__version__",
     "balancer_factory",
     "current_attempt",

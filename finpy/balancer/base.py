@@ -79,8 +79,23 @@ class Balancer(Service[Req, Rep], Generic[Req, Rep]):
                     if other.address.key not in tried:
                         endpoint = other
                         break
+                else:  # the picks keep choosing tried endpoints (a small set): look around
+                    untried = self._untried(tried)
+                    if untried is not None:
+                        endpoint = untried
             tried.append(endpoint.address.key)
         return await endpoint(request)
+
+    def _untried(self, tried: list[tuple[str, int]]) -> Endpoint[Req, Rep] | None:
+        """An OPEN endpoint not in ``tried``, from a random start (at most 64 looked at)."""
+        eps = self.endpoints
+        n = len(eps)
+        start = self.rng.randrange(n)
+        for step in range(min(n, 64)):
+            ep = eps[(start + step) % n]
+            if ep.status is Status.OPEN and ep.address.key not in tried:
+                return ep
+        return None
 
     @property
     def status(self) -> Status:

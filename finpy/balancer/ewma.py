@@ -15,17 +15,24 @@ round-trip time:
   endpoint that stops answering looks slow before the first timeout, in O(1)
   (a running sum of start times);
 * a failure can raise the estimate (a timeout is slow) but never lower it: a
-  fast error is not a fast server.
+  fast error is not a fast server;
+* an endpoint's first answer is not a sample: it usually paid for connecting
+  (TCP, TLS, HTTP/2 set-up), and as a peak it would keep a perfectly good
+  endpoint out of rotation for seconds.
 
 An endpoint with no history is unknown: it costs nothing while idle, so a new
-endpoint is used at once, and is very expensive while its first request is in
-flight, so it gets one request at a time until its first answer gives it an
-estimate (Finagle's penalty).  The cost is ``estimate * (pending + 1)``.
+endpoint is used at once, and is very expensive while a request is in flight,
+so it gets one request at a time until its answers give it an estimate
+(Finagle's penalty).  The cost is ``estimate * (pending + 1)``.
 
 :class:`P2CPeakEwma` draws two distinct endpoints at random (in proportion to
 their weights, when weights differ); the healthier (``OPEN``) wins, then the
-cheaper, costs divided by weights.  Unhealthy endpoints are re-drawn (a few tries) unless
-the set is in panic mode.  O(1) per pick for any number of endpoints.
+cheaper, costs divided by weights.  Estimates within ``tolerance`` (50%) of
+each other are a tie on latency and the two are compared by load alone: the
+estimates are noisy, and strict comparisons would herd a quiet client's
+requests onto whichever endpoint happened to measure fastest.  Unhealthy
+endpoints are re-drawn (a few tries) unless the set is in panic mode.  O(1)
+per pick for any number of endpoints.
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ Rep = TypeVar("Rep")
 DEFAULT_DECAY = 10.0
 #: Re-draws to find a healthy candidate before settling for an unhealthy one.
 DEFAULT_MAX_EFFORT = 5
+#: Round-trip estimates within this fraction of each other count as equal.
+DEFAULT_TOLERANCE = 0.5
 
 # Cost of an endpoint with no history while a request is in flight: above any real cost.
 _PENALTY = 1e9
@@ -89,7 +98,16 @@ def validate_effort(effort: int) -> int:
 class PeakEwma:
     """Round-trip estimate of one endpoint (a :class:`~finpy.endpoint.LatencyObserver`)."""
 
-    __slots__ = ("_clock", "_inflight", "_stamp", "_start_sum", "_value", "decay", "samples")
+    __slots__ = (
+        "_clock",
+        "_inflight",
+        "_stamp",
+        "_start_sum",
+        "_value",
+        "_warm",
+        "decay",
+        "samples",
+    )
 
     def __init__(self, decay: float = DEFAULT_DECAY, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.decay = validate_decay(decay)
@@ -100,6 +118,7 @@ class PeakEwma:
         self._start_sum = 0.0
         #: Latency samples taken (0: no history).
         self.samples = 0
+        self._warm = False
 
     # -- measurement (LatencyObserver) ---------------------------------------------------
 
@@ -122,8 +141,13 @@ class PeakEwma:
         rtt = now - started
         if rtt < 0.0:
             rtt = 0.0
-        # a failure may raise the estimate, never lower it (nor start a history)
-        if ok or (self.samples and rtt > self.value_at(now)):
+        if ok:
+            if self._warm:
+                self.observe(rtt, now)
+            else:  # the first answer paid for connecting: it only warms the endpoint up
+                self._warm = True
+        elif self.samples and rtt > self.value_at(now):
+            # a failure may raise the estimate, never lower it (nor start a history)
             self.observe(rtt, now)
 
     # -- the estimate --------------------------------------------------------------------
@@ -145,22 +169,10 @@ class PeakEwma:
         dt = now - self._stamp
         return self._value * _exp(-dt / self.decay) if dt > 0.0 else self._value
 
-    def estimate(self, now: float | None = None) -> float | None:
-        """Round-trip estimate at ``now`` (default: the clock's now); None without history."""
+    def current(self, now: float) -> float:
+        """The estimate at ``now``, or -1.0 without history (the fast path of balancers)."""
         if self.samples == 0:
-            return None
-        t = self._clock.now() if now is None else now
-        est = self.value_at(t)
-        if self._inflight > 0:
-            age = t - self._start_sum / self._inflight
-            if age > est:
-                est = age
-        return est
-
-    def cost(self, pending: int, now: float) -> float:
-        """Load of the endpoint with ``pending`` requests in flight: ``estimate * (pending + 1)``."""
-        if self.samples == 0:
-            return 0.0 if pending == 0 else _PENALTY + pending
+            return -1.0
         dt = now - self._stamp
         est = self._value * _exp(-dt / self.decay) if dt > 0.0 else self._value
         n = self._inflight
@@ -168,7 +180,22 @@ class PeakEwma:
             age = now - self._start_sum / n
             if age > est:
                 est = age
-        return est * (pending + 1)
+        return est
+
+    def estimate(self, now: float | None = None) -> float | None:
+        """Round-trip estimate at ``now`` (default: the clock's now); None without history."""
+        if self.samples == 0:
+            return None
+        return self.current(self._clock.now() if now is None else now)
+
+    def cost(self, pending: int, now: float) -> float:
+        """Load of the endpoint with ``pending`` requests in flight: ``estimate * (pending + 1)``.
+
+        Without history: 0 while idle, above any real cost while a request is in flight.
+        """
+        if self.samples == 0:
+            return 0.0 if pending == 0 else _PENALTY + pending
+        return self.current(now) * (pending + 1)
 
     @property
     def inflight(self) -> int:
@@ -202,6 +229,10 @@ class P2CPeakEwma(Balancer[Req, Rep]):
         rng: random source (seeded in tests).
         panic_threshold: panic when more than this fraction of endpoints is unhealthy.
         max_effort: re-draws to find a healthy candidate outside panic mode.
+        tolerance: estimates within this fraction of each other (0.5: 1.5x) are a tie,
+            and the two endpoints are compared by load alone, so that measurement
+            noise does not herd traffic onto whichever endpoint happened to measure
+            fastest; real differences (a replica 10x slower) are well outside it.
     """
 
     def __init__(
@@ -212,11 +243,20 @@ class P2CPeakEwma(Balancer[Req, Rep]):
         rng: random.Random | None = None,
         panic_threshold: float = DEFAULT_PANIC_THRESHOLD,
         max_effort: int = DEFAULT_MAX_EFFORT,
+        tolerance: float = DEFAULT_TOLERANCE,
     ) -> None:
         super().__init__(rng=rng, panic_threshold=panic_threshold)
         self.decay = validate_decay(decay)
         self.clock = clock
         self.max_effort = validate_effort(max_effort)
+        if (
+            isinstance(tolerance, bool)
+            or not isinstance(tolerance, (int, float))
+            or not 0.0 <= tolerance < math.inf
+        ):
+            raise ConfigurationError(f"tolerance must be a number >= 0, got {tolerance!r}")
+        self.tolerance = float(tolerance)
+        self._band = 1.0 + self.tolerance
         self._meters: tuple[PeakEwma, ...] = ()
         self._table: AliasTable | None = None
 
@@ -288,9 +328,19 @@ class P2CPeakEwma(Balancer[Req, Rep]):
             # Nothing healthy in many draws: the health count is probably stale.
             self.health.refresh(eps)
         now = self.clock.now()
-        meters = self._meters
-        ca = meters[i].cost(a.pending, now)
-        cb = meters[j].cost(b.pending, now)
+        ma = self._meters[i]
+        mb = self._meters[j]
+        ea = ma.current(now)
+        eb = mb.current(now)
+        if ea < 0.0 or eb < 0.0:  # no history on one side
+            ca = ma.cost(a.pending, now)
+            cb = mb.cost(b.pending, now)
+        else:
+            band = self._band
+            if ea <= eb * band and eb <= ea * band:  # a tie on latency: compare loads
+                ea = eb = 1.0
+            ca = ea * (a.pending + 1)
+            cb = eb * (b.pending + 1)
         wa = a.address.weight
         wb = b.address.weight
         if wa != wb:

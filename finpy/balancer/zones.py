@@ -14,7 +14,8 @@ peak-EWMA by default), and sends each request to one side:
 
 This is failover between data centres at the endpoint level: a zone that
 loses its backends sheds traffic to the other zones gradually, and gets it
-back as its endpoints are revived.  Health counts come from the local
+back as its endpoints are revived.  A retry that has already tried every
+healthy endpoint of its side goes to the other side at once.  Health counts come from the local
 balancer's :class:`~finpy.balancer.panic.HealthGauge` (amortised O(1)).
 """
 
@@ -32,11 +33,14 @@ from finpy.balancer.stats import BalancerStatistics
 from finpy.context import _TRIED
 from finpy.endpoint import Endpoint
 from finpy.errors import ConfigurationError
+from finpy.service import Status
 
 __all__ = ["ZoneAware"]
 
 Req = TypeVar("Req")
 Rep = TypeVar("Rep")
+
+_OPEN = Status.OPEN
 
 
 class ZoneAware(Balancer[Req, Rep]):
@@ -125,12 +129,19 @@ class ZoneAware(Balancer[Req, Rep]):
         side = self._side()
         self.picks += 1
         tried = _TRIED.get()
-        if tried and len(side.endpoints) == 1 and side.endpoints[0].address.key in tried:
-            # a retry whose only candidate on this side was tried already: use the other side
+        if tried and self._exhausted(side, tried):
             other = self.remote if side is self.local else self.local
             if other.endpoints:
                 side = other
         return await side(request)
+
+    @staticmethod
+    def _exhausted(side: Balancer[Req, Rep], tried: list[tuple[str, int]]) -> bool:
+        """Whether a retry already tried every healthy endpoint of ``side`` (small scans only)."""
+        eps = side.endpoints
+        if len(eps) > 16 and side.health.healthy > len(tried):
+            return False
+        return all(e.address.key in tried or e.status is not _OPEN for e in eps)
 
     def statistics(self) -> BalancerStatistics:
         local, remote = self.local.statistics(), self.remote.statistics()

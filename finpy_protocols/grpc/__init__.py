@@ -16,6 +16,7 @@ from finpy_protocols.grpc.calls import (
 from finpy_protocols.grpc.channel import Channel
 from finpy_protocols.grpc.classifier import GrpcClassifier
 from finpy_protocols.grpc.errors import FinpyRpcError, status_code_of, to_rpc_error
+from finpy_protocols.grpc.health import HealthCheck
 from finpy_protocols.grpc.request import (
     CallShape,
     GrpcRequest,
@@ -35,6 +36,7 @@ __all__ = [
     "GrpcRequest",
     "GrpcResponse",
     "GrpcTransport",
+    "HealthCheck",
     "StreamResponse",
     "StreamStreamCall",
     "StreamUnaryCall",

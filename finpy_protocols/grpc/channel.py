@@ -24,8 +24,10 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from finpy.balancer import Balancer, balancer_factory
-from finpy.client import BalancerFactory, Client, Label
+from finpy.accrual.filter import FailureAccrual
+from finpy.balancer import Balancer, ZoneAware, balancer_factory
+from finpy.balancer.stats import BalancerStatistics, EndpointStatistics
+from finpy.client import BalancerFactory, Client, Label, default_endpoint_stack
 from finpy.deadline import EnforceDeadline
 from finpy.errors import ConfigurationError
 from finpy.method import MethodConfig, MethodConfigs
@@ -50,6 +52,7 @@ from finpy_protocols.grpc.calls import (
     UnaryUnaryCall,
 )
 from finpy_protocols.grpc.classifier import GRPC_CLASSIFIER
+from finpy_protocols.grpc.health import HealthCheck, health_check_module
 from finpy_protocols.grpc.request import CallShape, GrpcRequest, GrpcResponse
 from finpy_protocols.grpc.transport import GrpcChannelConfig, GrpcTransport
 
@@ -85,6 +88,32 @@ def _retries(max_attempts: int | None, backoff: Backoff | None) -> Retries:
 async def _next_state(res: Resolution) -> None:
     version = res.version
     await res.wait_for(lambda _s: res.version != version)
+
+
+def _zoned(
+    make: Callable[[], Balancer[Any, Any]], zone: str | None
+) -> Callable[[], Balancer[Any, Any]]:
+    """``make`` itself, or wrapped to prefer ``zone`` when one is given."""
+    if zone is None:
+        return make
+    ZoneAware(zone)  # validate now, naming a bad zone
+
+    def zone_aware() -> Balancer[Any, Any]:
+        return ZoneAware(zone, inner=make)
+
+    return zone_aware
+
+
+def _failure_accrual(spec: FailureAccrual | bool | None) -> FailureAccrual:
+    if spec is None or spec is True:
+        return FailureAccrual()
+    if spec is False:
+        return FailureAccrual(enabled=False)
+    if isinstance(spec, FailureAccrual):
+        return spec
+    raise ConfigurationError(
+        f"failure_accrual must be True/False or a FailureAccrual, got {spec!r}"
+    )
 
 
 class _MultiCallable:
@@ -245,8 +274,17 @@ class Channel(grpc.aio.Channel):
         hedge: backup requests for idempotent unary methods: ``True`` or a
             :class:`finpy.retry.Hedge` (default: off; per method with
             ``MethodConfig(idempotent=True, hedge=True)``).
-        balancer: ``"p2c"`` (least loaded, default), ``"round_robin"``, or a
-            zero-argument callable returning a :class:`finpy.Balancer`.
+        balancer: ``"p2c_ewma"`` (P2C over peak-EWMA latency, default), ``"p2c"``
+            (least loaded), ``"round_robin"``, ``"random"``, ``"aperture"``,
+            ``"ring_hash"`` (see :data:`finpy.BALANCERS`), or a zero-argument callable
+            returning a :class:`finpy.Balancer`.
+        zone: this client's zone: prefer endpoints whose address has the same
+            ``zone`` metadata, spill to others when they are unhealthy or too few
+            (:class:`finpy.balancer.ZoneAware` around ``balancer``).
+        failure_accrual: per-endpoint circuit breaking: ``True`` (default settings),
+            ``False`` (off) or a :class:`finpy.accrual.FailureAccrual`.
+        health_check: active ``grpc.health.v1`` checks of each endpoint: ``True``, a
+            service name, or a :class:`finpy_protocols.grpc.HealthCheck` (default: off).
         credentials: ``grpc.ssl_channel_credentials(...)`` for TLS/mTLS to every endpoint.
         server_name: the logical name certificates must match (default: the host of
             a DNS-style target); also sent as ``:authority``.
@@ -271,7 +309,10 @@ class Channel(grpc.aio.Channel):
         classifier: Classifier | None = None,
         retry_budget: RetryBudget | None = None,
         hedge: Hedge | bool | None = None,
-        balancer: str | Callable[[], Balancer[Any, Any]] = "p2c",
+        balancer: str | Callable[[], Balancer[Any, Any]] = "p2c_ewma",
+        zone: str | None = None,
+        failure_accrual: FailureAccrual | bool | None = None,
+        health_check: HealthCheck | bool | str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
         server_name: str | None = None,
         options: Iterable[tuple[str, Any]] = (),
@@ -299,7 +340,9 @@ class Channel(grpc.aio.Channel):
             ResponseClassifier(classifier if classifier is not None else GRPC_CLASSIFIER),
             RetryBudgetParam(retry_budget),
             HedgeParam(hedge),
-            BalancerFactory(balancer_factory(balancer)),
+            BalancerFactory(_zoned(balancer_factory(balancer), zone)),
+            _failure_accrual(failure_accrual),
+            HealthCheck.of(health_check),
             EnforceDeadline(False),  # grpc enforces the deadline it is given on the wire
             GrpcChannelConfig(
                 credentials=credentials,
@@ -311,6 +354,10 @@ class Channel(grpc.aio.Channel):
             Label(label or (target if isinstance(target, str) else target.target)),
         )
         self.params = base + params if params is not None else base
+        if endpoint_stack is None:
+            endpoint_stack = default_endpoint_stack().append(health_check_module())
+        elif self.params[HealthCheck].enabled and "health_check" not in endpoint_stack:
+            endpoint_stack = endpoint_stack.append(health_check_module())
         self._client: Client[GrpcRequest, GrpcResponse] = Client(
             target,
             GrpcTransport.factory,
@@ -332,6 +379,16 @@ class Channel(grpc.aio.Channel):
     def client(self) -> Client[GrpcRequest, GrpcResponse]:
         """The finpy client behind the channel (statistics, endpoint set)."""
         return self._client
+
+    def balancer_statistics(self) -> BalancerStatistics | None:
+        """Load balancing counts (endpoints, unhealthy, panics); None before the first call."""
+        eps = self._client.endpoint_set
+        return None if eps is None else eps.balancer.statistics()
+
+    def endpoint_statistics(self) -> tuple[EndpointStatistics, ...]:
+        """Per endpoint: load, latency estimate, status, breaker state, ejections, revivals."""
+        eps = self._client.endpoint_set
+        return () if eps is None else eps.balancer.endpoint_statistics()
 
     @property
     def retry_budget(self) -> RetryBudget:

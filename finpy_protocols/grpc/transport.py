@@ -8,10 +8,24 @@ TLS is applied per endpoint, but certificates are verified against the
 *logical* service name (``server_name``), not the IP address dialled: the
 channel is created with ``grpc.ssl_target_name_override`` and
 ``grpc.default_authority`` set to that name.
+
+Fail fast: the endpoint's status follows its channel's connectivity, kept
+current by one small watcher task per channel (not per call).  A channel that
+is connecting or in ``TRANSIENT_FAILURE`` (connection refused, unreachable)
+reports ``BUSY`` so the balancer sends nothing there while gRPC reconnects in
+the background with its own backoff; a call failing with ``UNAVAILABLE`` on a
+channel that is not ``READY`` flips the status at once.  When a connection
+that was up drops (``READY`` -> ``IDLE``: the server went away), the watcher
+asks for a reconnect right away, so a dead backend is found out by the
+reconnect, not by the next request.  ``READY`` makes the endpoint ``OPEN``
+again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,16 +68,35 @@ class GrpcChannelConfig(Param):
     """Default compression of the channels."""
 
 
+_C = grpc.ChannelConnectivity
 _STATE_STATUS = {
-    grpc.ChannelConnectivity.TRANSIENT_FAILURE: Status.BUSY,
-    grpc.ChannelConnectivity.SHUTDOWN: Status.CLOSED,
+    _C.TRANSIENT_FAILURE: Status.BUSY,
+    _C.SHUTDOWN: Status.CLOSED,
 }
+# What the connectivity watcher reports: a connection being made is not ready yet.
+_WATCHED_STATUS = {
+    _C.IDLE: Status.OPEN,
+    _C.CONNECTING: Status.BUSY,
+    _C.READY: Status.OPEN,
+    _C.TRANSIENT_FAILURE: Status.BUSY,
+    _C.SHUTDOWN: Status.CLOSED,
+}
+_UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 
 
 class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
     """Sends requests to one address over its own ``grpc.aio`` channel."""
 
-    __slots__ = ("_callables", "_channel", "_clock", "_closed", "_config", "address")
+    __slots__ = (
+        "_callables",
+        "_channel",
+        "_clock",
+        "_closed",
+        "_config",
+        "_status",
+        "_watcher",
+        "address",
+    )
 
     def __init__(
         self,
@@ -78,6 +111,8 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
         self._channel: grpc.aio.Channel | None = None
         self._callables: dict[tuple[str, CallShape], Any] = {}
         self._closed = False
+        self._status = Status.OPEN
+        self._watcher: asyncio.Task[None] | None = None
 
     @classmethod
     def factory(cls, address: Address, params: Params) -> GrpcTransport:
@@ -118,7 +153,29 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
                     interceptors=interceptors,
                 )
             self._channel = ch
+            with contextlib.suppress(RuntimeError):  # no running loop: status reads the channel
+                self._watcher = asyncio.get_running_loop().create_task(
+                    self._follow(ch), name=f"finpy-connectivity-{self.address.authority}"
+                )
         return ch
+
+    async def _follow(self, ch: grpc.aio.Channel) -> None:
+        """Keep ``status`` in step with the channel; reconnect a dropped connection at once."""
+        was_ready = False
+        kicks = 0
+        state = ch.get_state(False)
+        while True:
+            self._status = _WATCHED_STATUS.get(state, Status.OPEN)
+            if state is _C.READY:
+                was_ready, kicks = True, 0
+            elif state is _C.IDLE and was_ready:
+                if kicks:  # the last reconnect came back idle: back off (jittered)
+                    cap = min(5.0, 0.05 * 2**kicks)
+                    await self._clock.sleep(cap / 2 + random.random() * cap / 2)
+                kicks += 1
+                ch.get_state(True)
+            await ch.wait_for_state_change(state)
+            state = ch.get_state(False)
 
     def _callable(self, request: GrpcRequest) -> Any:
         key = (request.method, request.shape)
@@ -152,6 +209,17 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
             wait_for_ready=request.wait_for_ready,
             compression=request.compression,
         )
+        try:
+            return await self._response(request, call)
+        except grpc.aio.AioRpcError as e:
+            if e.code() is _UNAVAILABLE:
+                ch = self._channel
+                if ch is not None and ch.get_state(False) is not _C.READY:
+                    self._status = Status.BUSY  # a connect error: down at once
+            raise
+
+    @staticmethod
+    async def _response(request: GrpcRequest, call: Any) -> GrpcResponse:
         shape = request.shape
         if shape is CallShape.UNARY_UNARY or (
             shape is CallShape.STREAM_UNARY and request.message is not None
@@ -174,6 +242,8 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
     def status(self) -> Status:
         if self._closed:
             return Status.CLOSED
+        if self._watcher is not None:
+            return self._status
         ch = self._channel
         if ch is None:
             return Status.OPEN
@@ -184,7 +254,12 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
             return
         self._closed = True
         ch, self._channel = self._channel, None
+        watcher, self._watcher = self._watcher, None
         self._callables.clear()
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         if ch is not None:
             await ch.close(None)
 

@@ -82,13 +82,29 @@ def test_in_flight_requests_bound_the_estimate_by_their_mean_age() -> None:
     """An endpoint that stops answering looks slow before any response arrives."""
     clock = ManualClock()
     m = PeakEwma(TAU, clock=clock)
-    m.observe(0.001, 0.0)
+    m.end(m.begin(), True)  # warm-up
+    m.end(m.begin(), True)
     started = m.begin()
     clock.advance(5.0)
     assert m.estimate() == pytest.approx(5.0)
     m.end(started, True)
     assert m.inflight == 0
     assert m.estimate() == pytest.approx(5.0)  # the sample itself is the new peak
+
+
+def test_first_answer_only_warms_the_endpoint_up() -> None:
+    """The first answer (which paid for connecting) is not a sample; the second is."""
+    clock = ManualClock()
+    m = PeakEwma(TAU, clock=clock)
+    t = m.begin()
+    clock.advance(0.050)
+    m.end(t, True)
+    assert m.samples == 0
+    t = m.begin()
+    clock.advance(0.002)
+    m.end(t, True)
+    assert m.samples == 1
+    assert m.estimate() == pytest.approx(0.002)
 
 
 def test_failure_raises_but_never_lowers_the_estimate() -> None:
@@ -144,6 +160,7 @@ async def test_endpoint_feeds_its_observer() -> None:
     ep: Endpoint[str, str] = Endpoint(Address("10.0.0.1", 1), FunctionService(answer))
     meter = peak_ewma(ep, TAU, clock)
     assert peak_ewma(ep, TAU, clock) is meter  # attached once
+    assert await ep("x") == "x"  # warm-up
     assert await ep("x") == "x"
     assert meter.samples == 1
     assert meter.estimate() == pytest.approx(0.025)
@@ -155,7 +172,7 @@ def _learned(eps: list[Endpoint[str, str]], clock: ManualClock, rtts: list[float
 
 
 def test_p2c_prefers_the_cheaper_endpoint(make_endpoints: Callable[..., Any]) -> None:
-    """With two endpoints both are always compared, and the cheaper always wins."""
+    """With two endpoints both are always compared, and the clearly cheaper always wins."""
     clock = ManualClock()
     b: P2CPeakEwma[str, str] = P2CPeakEwma(clock=clock, rng=random.Random(1))
     eps = make_endpoints(2)
@@ -259,7 +276,30 @@ async def test_p2c_call_dispatches_and_measures(make_endpoints: Callable[..., An
     b: Balancer[str, str] = P2CPeakEwma(rng=random.Random(6))
     eps = make_endpoints(3)
     b.update(eps)
-    reply = await b("hi")
-    assert reply in {e.address.authority for e in eps}
-    assert sum(e.observer.samples for e in eps if isinstance(e.observer, PeakEwma)) == 1
-    assert b.picks == 1
+    replies = {await b("hi") for _ in range(20)}
+    assert replies <= {e.address.authority for e in eps}
+    meters = [e.observer for e in eps if isinstance(e.observer, PeakEwma)]
+    assert len(meters) == 3
+    assert sum(m.samples for m in meters) == 20 - 3  # each endpoint's first answer warms it up
+    assert b.picks == 20
+
+
+def test_p2c_treats_close_estimates_as_a_tie(
+    make_endpoints: Callable[..., Any], count_picks: Callable[..., Counter[str]]
+) -> None:
+    """Estimates within the tolerance (1.5x) are a tie: equal loads split the traffic."""
+    clock = ManualClock()
+    b: P2CPeakEwma[str, str] = P2CPeakEwma(clock=clock, rng=random.Random(31))
+    eps = make_endpoints(2)
+    b.update(eps)
+    _learned(eps, clock, [0.010, 0.014])
+    counts = count_picks(b, 4000)
+    assert counts[eps[1].address.authority] == pytest.approx(2000, abs=150)
+    eps[1].pending = 1  # loads still decide
+    assert {b.pick() for _ in range(100)} == {eps[0]}
+    strict: P2CPeakEwma[str, str] = P2CPeakEwma(clock=clock, tolerance=0.0)
+    strict.update(eps)
+    eps[1].pending = 0
+    assert {strict.pick() for _ in range(100)} == {eps[0]}
+    with pytest.raises(ConfigurationError, match="tolerance"):
+        P2CPeakEwma(tolerance=-1)
