@@ -322,7 +322,17 @@ def write_json_lines(report: BenchReport, out: IO[str]) -> None:
 
 def to_markdown(report: BenchReport) -> str:
     """The figures as Markdown tables (what docs/benchmarks.md quotes)."""
+    m = report.meta
     lines: list[str] = []
+    if m.get("command"):
+        lines += [
+            f"Command: `{m['command']}` — started {m.get('date', '?')}, took "
+            f"{m.get('duration_s', '?')} s; finpy {m.get('finpy', '?')} "
+            f"(revision {m.get('revision') or 'unknown'}), Python {m.get('python', '?')}, "
+            f"grpcio {m.get('grpcio', '?')}, {m.get('cpus', '?')} CPUs, load average at start "
+            f"{_loadavg(m.get('loadavg_at_start'))}.",
+            "",
+        ]
     o = report.overhead
     if o is not None:
         lines += [
@@ -377,6 +387,12 @@ def to_markdown(report: BenchReport) -> str:
             lines.append(f"| {c.peer} | {c.claim} | {c.evidence} | {verdict} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _loadavg(value: Any) -> str:
+    if not isinstance(value, (list, tuple)) or not value:
+        return "unknown"
+    return "/".join(f"{float(v):.2f}" for v in value)
 
 
 # -- chart ------------------------------------------------------------------------------

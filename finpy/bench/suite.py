@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -83,6 +84,8 @@ def _meta(options: BenchOptions) -> dict[str, Any]:
 
 async def run_bench(options: BenchOptions, reporter: Reporter | None = None) -> BenchReport:
     """Run the bench described by ``options`` and return its report."""
+    meta = _meta(options)
+    started = time.monotonic()
     profile = PROFILES[options.profile]
     scenarios = [build(n, profile) for n in options.scenarios]
     scenarios = [options.overrides.apply(s) if s.kind == "load" else s for s in scenarios]
@@ -105,8 +108,9 @@ async def run_bench(options: BenchOptions, reporter: Reporter | None = None) -> 
             for peer in plan.peers:
                 runs.append(await runner.run(plan.scenario, peer))
     by_name = {s.name: s for s in scenarios}
+    meta["duration_s"] = round(time.monotonic() - started, 1)
     return BenchReport(
-        meta=_meta(options),
+        meta=meta,
         scenarios=by_name,
         runs=tuple(runs),
         overhead=overhead,
