@@ -248,7 +248,10 @@ class RetryFilter(Filter[Req, Rep]):
                 return response  # type: ignore[no-any-return]
             if attempt > 1 or reason:
                 _annotate(error, attempt, requeues, tried, reason)
-            raise error
+            try:
+                raise error
+            finally:
+                error = None  # the traceback holds this frame: no cycle back to the error
         finally:
             _TRIED.reset(tried_token)
 

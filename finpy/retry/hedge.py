@@ -279,11 +279,13 @@ class HedgeFilter(Filter[Req, Rep]):
         start: float,
     ) -> Rep:
         loop = asyncio.get_running_loop()
-        primary = loop.create_task(self._timed(state, service, request, start))
-        backup: asyncio.Task[Rep] | None = None
+        # [first attempt, backup]: a list, so the finally below can drop both tasks (a
+        # raised failure's traceback holds this frame; the tasks hold the failure)
+        tasks = [loop.create_task(self._timed(state, service, request, start))]
         backup_start = start
         superseded = False
         try:
+            primary = tasks[0]
             await self._wait(primary, delay)
             if primary.done():
                 return primary.result()
@@ -296,9 +298,10 @@ class HedgeFilter(Filter[Req, Rep]):
             backup_start = self._clock.now()
             token = _KIND.set(AttemptKind.HEDGE)
             try:
-                backup = loop.create_task(self._timed(state, service, request, backup_start))
+                tasks.append(loop.create_task(self._timed(state, service, request, backup_start)))
             finally:
                 _KIND.reset(token)
+            backup = tasks[1]
             pending: set[asyncio.Task[Rep]] = {primary, backup}
             failure: BaseException | None = None
             while pending:
@@ -317,15 +320,19 @@ class HedgeFilter(Filter[Req, Rep]):
                         return task.result()
                     failure = error
             assert failure is not None
-            raise failure
+            try:
+                raise failure
+            finally:
+                failure = error = None
         finally:
-            await self._cancel_losers(state, primary, backup, start, backup_start, superseded)
+            await self._cancel_losers(state, tasks, start, backup_start, superseded)
+            tasks.clear()
+            primary = backup = task = None  # type: ignore[assignment]
 
     async def _cancel_losers(
         self,
         state: _MethodState,
-        primary: asyncio.Task[Rep],
-        backup: asyncio.Task[Rep] | None,
+        tasks: list[asyncio.Task[Rep]],
         start: float,
         backup_start: float,
         superseded: bool,
@@ -333,8 +340,8 @@ class HedgeFilter(Filter[Req, Rep]):
         """Cancel whatever is still running and wait until it has stopped."""
         losers = []
         now = self._clock.now()
-        for task, began in ((primary, start), (backup, backup_start)):
-            if task is not None and not task.done():
+        for task, began in zip(tasks, (start, backup_start), strict=False):
+            if not task.done():
                 if superseded:  # it took at least this long: keep the tail visible
                     state.histogram.add(now - began)
                 task.cancel()
