@@ -61,6 +61,7 @@ from finpy.errors import (
 )
 from finpy.filter import Filter, FilteredService
 from finpy.method import MethodConfig, MethodConfigs
+from finpy.observe import Telemetry
 from finpy.params import Param, Params
 from finpy.resolver import Bound, Failed, Negative, Pending, Resolution, Target
 from finpy.retry import (
@@ -140,6 +141,7 @@ __all__ = [
     "Status",
     "Target",
     "TargetError",
+    "Telemetry",
     "ZoneAware",
     "__version__",
     "balancer_factory",

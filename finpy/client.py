@@ -30,6 +30,8 @@ from finpy.clock import ClockParam
 from finpy.deadline import DeadlineFilter
 from finpy.endpoint_set import EndpointSet, EndpointSetStatistics
 from finpy.errors import ConfigurationError, ServiceClosedError
+from finpy.observe import registry as _live_clients
+from finpy.observe.tracing import attempt_observe_module, observe_module
 from finpy.params import Param, Params
 from finpy.resolver.guard import DiscoveryPolicy, guard
 from finpy.resolver.registry import ResolverRegistry, default_registry
@@ -89,7 +91,10 @@ class Label(Param):
 def default_client_stack() -> Stack[Any, Any]:
     """The stack above the balancer, top first.
 
-    Roles: ``deadline``, ``retries``, ``hedge``.  ``retries`` and ``hedge`` sit
+    Roles: ``observe``, ``deadline``, ``retries``, ``hedge``.  ``observe`` is on
+    top so the logical span and the call duration cover everything below (it is
+    left out when OpenTelemetry is not configured, see :mod:`finpy.observe`).
+    ``retries`` and ``hedge`` sit
     below ``deadline``, so every attempt and every backoff shares one deadline,
     and above the balancer, so a retry or a backup request can pick another
     endpoint; ``hedge`` is below ``retries`` so each attempt may be hedged and a
@@ -98,6 +103,7 @@ def default_client_stack() -> Stack[Any, Any]:
     """
     return Stack(
         [
+            observe_module(),
             FilterModule(
                 "deadline",
                 DeadlineFilter.from_params,
@@ -120,14 +126,17 @@ def default_client_stack() -> Stack[Any, Any]:
 def default_endpoint_stack() -> Stack[Any, Any]:
     """The stack of each endpoint, above its transport, top first.
 
-    Roles: ``failure_accrual``, ``attempt_timeout``.  Failure accrual sits
+    Roles: ``attempt_observe``, ``failure_accrual``, ``attempt_timeout``.
+    ``attempt_observe`` (one span per attempt, attempt counts; absent without
+    OpenTelemetry) is on top so it sees an attempt timeout as such and the
+    breaker transition an attempt caused.  Failure accrual sits
     above the per-attempt timeout so the breaker sees timeouts; it marks the
     endpoint BUSY when ejected and never rejects a request itself (configure
-    with :class:`finpy.accrual.FailureAccrual`).  Attempt statistics belong
-    below ``attempt_timeout``.
+    with :class:`finpy.accrual.FailureAccrual`).
     """
     return Stack(
         [
+            attempt_observe_module(),
             FilterModule(
                 "failure_accrual",
                 FailureAccrualFilter.from_params,
@@ -197,11 +206,14 @@ class Client(Service[Req, Rep], Generic[Req, Rep]):
         else:
             raise ConfigurationError(f"target must be a string or a Resolution, got {target!r}")
         self.label = self.params[Label].name or self.target
+        if not self.params[Label].name:  # stack modules (spans, metrics) name the client too
+            self.params = self.params.with_(Label(self.label))
         self._service: Service[Req, Rep] | None = None
         self._endpoint_set: EndpointSet[Req, Rep] | None = None
         self._owns_resolution = self._resolution is None
         self._closed = False
         self.requests = 0
+        _live_clients.register(self)  # weakly: for metrics and finpy.observe.dump()
 
     # -- building ------------------------------------------------------------------------
 

@@ -24,6 +24,13 @@ from finpy_protocols.grpc.request import (
     StreamResponse,
     UnaryResponse,
 )
+from finpy_protocols.grpc.server import (
+    IncomingCall,
+    ServerInterceptor,
+    SyncServerInterceptor,
+    current_incoming_call,
+    run_async,
+)
 from finpy_protocols.grpc.stub import aclose, channel_of, client, stub
 from finpy_protocols.grpc.transport import GrpcChannelConfig, GrpcTransport
 
@@ -37,15 +44,20 @@ __all__ = [
     "GrpcResponse",
     "GrpcTransport",
     "HealthCheck",
+    "IncomingCall",
+    "ServerInterceptor",
     "StreamResponse",
     "StreamStreamCall",
     "StreamUnaryCall",
+    "SyncServerInterceptor",
     "UnaryResponse",
     "UnaryStreamCall",
     "UnaryUnaryCall",
     "aclose",
     "channel_of",
     "client",
+    "current_incoming_call",
+    "run_async",
     "status_code_of",
     "stub",
     "to_rpc_error",

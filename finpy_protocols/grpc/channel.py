@@ -31,6 +31,7 @@ from finpy.client import BalancerFactory, Client, Label, default_endpoint_stack
 from finpy.deadline import EnforceDeadline
 from finpy.errors import ConfigurationError
 from finpy.method import MethodConfig, MethodConfigs
+from finpy.observe.telemetry import Telemetry
 from finpy.params import Params
 from finpy.resolver.registry import ResolverRegistry
 from finpy.resolver.resolution import Resolution
@@ -292,6 +293,10 @@ class Channel(grpc.aio.Channel):
         params, stack, endpoint_stack: full control over the finpy stacks (advanced).
         registry: where target schemes are looked up (default: the global registry).
         label: a name for statistics and errors (default: the target).
+        tracer_provider, meter_provider: where this channel's spans and metrics go
+            (default: OpenTelemetry's global providers; nothing is recorded, and
+            nothing added per call, while those are not set up).  See
+            :class:`finpy.observe.Telemetry` for more (``params=``).
 
     A target no resolver understands, or any bad value, raises
     :class:`finpy.ConfigurationError` here, naming the value.
@@ -323,6 +328,8 @@ class Channel(grpc.aio.Channel):
         endpoint_stack: Stack[GrpcRequest, GrpcResponse] | None = None,
         registry: ResolverRegistry | None = None,
         label: str | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         if credentials is not None and not isinstance(credentials, grpc.ChannelCredentials):
             raise ConfigurationError(
@@ -352,6 +359,7 @@ class Channel(grpc.aio.Channel):
                 compression=compression,
             ),
             Label(label or (target if isinstance(target, str) else target.target)),
+            Telemetry(tracer_provider=tracer_provider, meter_provider=meter_provider),
         )
         self.params = base + params if params is not None else base
         if endpoint_stack is None:

@@ -39,6 +39,7 @@ from finpy.context import _DEADLINE
 from finpy.errors import DeadlineExceededError
 from finpy.params import Param, Params
 from finpy.service import Service, Status
+from finpy_protocols.grpc.propagation import with_trace_context
 from finpy_protocols.grpc.request import (
     CallShape,
     GrpcRequest,
@@ -204,7 +205,7 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
         call = mc(
             request.message,
             timeout=timeout,
-            metadata=request.metadata,
+            metadata=with_trace_context(request.metadata),
             credentials=request.credentials,
             wait_for_ready=request.wait_for_ready,
             compression=request.compression,
