@@ -31,7 +31,7 @@ __all__ = [
     "FINPY_ATTEMPT_REASON",
     "FINPY_BREAKER_STATE",
     "FINPY_BREAKER_TRANSITION",
-    "FINPY_BUDGET_BALANCE",
+    "FINPY_BUDGET_WANTED",
     "FINPY_CLIENT",
     "FINPY_DEADLINE_MS",
     "FINPY_ENDPOINT_STATE",
@@ -110,7 +110,8 @@ FINPY_ATTEMPT_REASON: Final = "finpy.attempt.reason"
 """Why the attempt exists: ``first``, ``retry``, ``requeue`` or ``hedge``."""
 FINPY_DEADLINE_MS: Final = "finpy.deadline.remaining_ms"
 """Milliseconds left before the call's deadline when it started (absent: unbounded)."""
-FINPY_BUDGET_BALANCE: Final = "finpy.retry_budget.balance"
+FINPY_BUDGET_WANTED: Final = "finpy.retry_budget.wanted"
+"""On a budget-exhausted event: what was refused, ``retry`` (or requeue) or ``hedge``."""
 FINPY_RETRY_KIND: Final = "finpy.retry.kind"
 FINPY_HEDGE_OUTCOME: Final = "finpy.hedge.outcome"
 FINPY_ENDPOINT_STATE: Final = "finpy.endpoint.state"

@@ -60,6 +60,7 @@ from finpy.observe.redact import safe_metadata
 from finpy.observe.telemetry import Telemetry, meter_provider_of, tracer_of
 from finpy.params import Params
 from finpy.retry.attempt import _KIND
+from finpy.retry.statistics import RetryStatsParam
 from finpy.service import Service
 from finpy.stack import FilterModule, StackModule
 
@@ -288,6 +289,9 @@ class ObserveFilter(Filter[Req, Rep]):
         if tracer is None and provider is None:
             return None
         cfg = params[Telemetry]
+        stats = params[RetryStatsParam].stats
+        if tracer is not None and stats is not None and _budget_event not in stats.listeners:
+            stats.listeners.append(_budget_event)
         return ObserveFilter(
             tracer=tracer,
             metrics=None if provider is None else metrics_for(provider),
@@ -302,6 +306,13 @@ class ObserveFilter(Filter[Req, Rep]):
             f"ObserveFilter(tracing={'on' if self._tracer is not None else 'off'}, "
             f"metrics={'on' if self._metrics is not None else 'off'})"
         )
+
+
+def _budget_event(wanted: str) -> None:
+    """A retry or hedge the budget refused: an event on the current (logical) span."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.add_event(sc.EVENT_BUDGET_EXHAUSTED, {sc.FINPY_BUDGET_WANTED: wanted})
 
 
 # -- each attempt --------------------------------------------------------------------------

@@ -71,6 +71,7 @@ Req = TypeVar("Req")
 Rep = TypeVar("Rep")
 
 _RETRYABLE = ResponseClass.RETRYABLE
+_REQUEUE = ResponseClass.REQUEUE
 _CLASSIFIER_FAILED = Classification(ResponseClass.NON_RETRYABLE, reason="the classifier failed")
 _MARKED = Classification(ResponseClass.NON_RETRYABLE, reason="a retry layer below gave up on it")
 
@@ -204,12 +205,18 @@ class RetryFilter(Filter[Req, Rep]):
                     cls = _MARKED  # a layer below gave up on it: whatever the classifier says
                 else:
                     try:
-                        cls = as_classification(classifier(request, response, error))
+                        verdict = classifier(request, response, error)
+                        cls = (
+                            verdict
+                            if type(verdict) is Classification
+                            else as_classification(verdict)
+                        )
                     except Exception:
                         log.exception("response classifier %r failed; not retrying", classifier)
                         cls = _CLASSIFIER_FAILED
                 reason = ""
-                if not cls.response_class.may_retry:
+                rc = cls.response_class
+                if rc is not _RETRYABLE and rc is not _REQUEUE:
                     reason = cls.reason if attempt > 1 else ""
                     break
                 if error is None and isinstance(response, Completion):
@@ -217,7 +224,7 @@ class RetryFilter(Filter[Req, Rep]):
                 deadline = _DEADLINE.get()  # deadlines live on the loop clock (finpy.clock)
                 time_left = None if deadline is None else deadline - SYSTEM_CLOCK.now()
                 wait = 0.0
-                if cls.response_class is _RETRYABLE and cls.retry_after is None:
+                if rc is _RETRYABLE and cls.retry_after is None:
                     wait = backoff.delay(retry_number + 1, error)
                 decision = decide_retry(
                     cls,
@@ -230,7 +237,7 @@ class RetryFilter(Filter[Req, Rep]):
                 if not decision.retry:
                     reason = decision.reason
                     if decision.budget_exhausted:
-                        stats.budget_exhausted += 1
+                        stats.note_budget_exhausted("retry")
                         if error is not None:
                             mark_non_retryable(error)
                     break

@@ -291,7 +291,7 @@ class HedgeFilter(Filter[Req, Rep]):
                 return primary.result()
             # the hedge budget is checked first but only spent with the client's
             if state.budget.balance < 1 or not self._budget.try_withdraw():
-                self._stats.budget_exhausted += 1
+                self._stats.note_budget_exhausted("hedge")
                 return await primary
             state.budget.try_withdraw()
             self._stats.hedges_sent += 1

@@ -8,6 +8,7 @@ OpenTelemetry metrics will read the same counters.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from finpy.errors import ConfigurationError
@@ -55,6 +56,7 @@ class RetryStats:
         "budget_exhausted",
         "hedges_sent",
         "hedges_won",
+        "listeners",
         "requests",
         "requeues",
         "retries",
@@ -69,6 +71,15 @@ class RetryStats:
         self.budget_exhausted = 0
         self.hedges_sent = 0
         self.hedges_won = 0
+        #: Called with ``"retry"`` or ``"hedge"`` when a budget refuses one (tracing hooks
+        #: in here to put an event on the current span); empty by default.
+        self.listeners: list[Callable[[str], None]] = []
+
+    def note_budget_exhausted(self, wanted: str) -> None:
+        """Count a retry/requeue (``"retry"``) or hedge (``"hedge"``) a budget refused."""
+        self.budget_exhausted += 1
+        for listener in self.listeners:
+            listener(wanted)
 
     def statistics(self) -> RetryStatistics:
         return RetryStatistics(

@@ -37,7 +37,8 @@ from finpy.client import BalancerFactory, Label
 from finpy.observe import ObserveFilter, attempt_observe_module
 from finpy.observe.tracing import AttemptObserveFilter
 from finpy.resolver import Bound, Resolution
-from finpy.retry import AttemptKind, Backoff, current_attempt_kind
+from finpy.retry import AttemptKind, Backoff, RetryBudget, current_attempt_kind
+from finpy.retry.budget import RetryBudgetParam
 from finpy.retry.classifier import ResponseClassifier
 from finpy.retry.filter import Retries
 from finpy_protocols.grpc.classifier import GRPC_CLASSIFIER
@@ -384,3 +385,19 @@ async def test_metrics_only_makes_no_span_but_counts(otel: Any) -> None:
     assert otel.spans() == []
     assert otel.value("rpc.client.call.duration").count == 1
     assert otel.value("finpy.client.attempts") == 1
+
+
+async def test_budget_exhaustion_is_an_event_on_the_call_span(otel: Any) -> None:
+    """A retry the budget refuses: the call span carries a finpy.retry_budget.exhausted event."""
+    empty = RetryBudget(percent_can_retry=0.0, min_retries_per_sec=0.0, clock=ManualClock())
+    c = client(otel, Endpoints(lambda a, n: unavailable()), RetryBudgetParam(empty), addresses=2)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await c(Request())
+    await c.aclose()
+    call = otel.span(NAME)
+    assert call.attributes["finpy.attempts"] == 1
+    (event,) = call.events
+    assert event.name == "finpy.retry_budget.exhausted"
+    assert dict(event.attributes or {}) == {"finpy.retry_budget.wanted": "retry"}
+    (attempt,) = by_parent(otel.spans(), call)
+    assert list(attempt.events) == []
