@@ -83,6 +83,8 @@ class RetryBudget:
         "_refusals",
         "_reserve",
         "_slice",
+        "_slice_end",
+        "_slot",
         "_slot_deposits",
         "_slot_withdrawals",
         "_width",
@@ -135,6 +137,8 @@ class RetryBudget:
         self._slot_deposits = [0] * (slices + 1)
         self._slot_withdrawals = [0] * (slices + 1)
         self._slice: int | None = None
+        self._slot = 0  # slot of the current slice
+        self._slice_end = -math.inf  # when the current slice ends
         self._deposits = 0
         self._withdrawals = 0
         self._refusals = 0
@@ -162,7 +166,9 @@ class RetryBudget:
         else:  # same slice (or a clock that went backwards: stay where we were)
             current = last
         self._slice = current
-        return current % size
+        self._slot = current % size
+        self._slice_end = (current + 1) * self._width
+        return self._slot
 
     def _available(self, slot: int) -> int:
         """Scaled credit available now."""
@@ -175,7 +181,8 @@ class RetryBudget:
 
     def deposit(self) -> None:
         """Credit the budget for one request (call once per logical request)."""
-        slot = self._advance()
+        # every request comes through here: no window arithmetic inside the current slice
+        slot = self._slot if self._clock.now() < self._slice_end else self._advance()
         self._slot_deposits[slot] += 1
         self._deposits += 1
 

@@ -72,6 +72,7 @@ Rep = TypeVar("Rep")
 
 _RETRYABLE = ResponseClass.RETRYABLE
 _REQUEUE = ResponseClass.REQUEUE
+_FIRST = AttemptKind.FIRST
 _CLASSIFIER_FAILED = Classification(ResponseClass.NON_RETRYABLE, reason="the classifier failed")
 _MARKED = Classification(ResponseClass.NON_RETRYABLE, reason="a retry layer below gave up on it")
 
@@ -193,13 +194,15 @@ class RetryFilter(Filter[Req, Rep]):
                 error: Exception | None = None
                 response: Any = None
                 attempt_token = _ATTEMPT.set(attempt)
-                kind_token = _KIND.set(kind)
+                # (the first attempt of a request not nested in another's needs no new value)
+                kind_token = None if kind is _KIND.get() is _FIRST else _KIND.set(kind)
                 try:
                     response = await service(request)
                 except Exception as e:  # CancelledError (a BaseException) is never retried
                     error = e
                 finally:
-                    _KIND.reset(kind_token)
+                    if kind_token is not None:
+                        _KIND.reset(kind_token)
                     _ATTEMPT.reset(attempt_token)
                 if error is not None and is_marked_non_retryable(error):
                     cls = _MARKED  # a layer below gave up on it: whatever the classifier says
