@@ -164,6 +164,31 @@ async def test_a_slow_first_attempt_loses_to_the_backup_and_is_cancelled() -> No
     assert (s.hedges_sent, s.hedges_won) == (1, 1)
 
 
+async def test_the_backup_timer_runs_on_the_filter_clock() -> None:
+    """With a ManualClock the backup goes out only when the test moves that clock past the delay."""
+    clock = finpy.ManualClock()
+    gate = asyncio.Event()
+    kinds: list[AttemptKind] = []
+
+    async def answer(request: object) -> int:
+        kinds.append(current_attempt_kind())
+        if len(kinds) == 21:
+            await gate.wait()  # the first attempt of call 21 hangs until cancelled
+        return len(kinds)
+
+    f: HedgeFilter[object, object] = HedgeFilter(clock=clock, budget=RetryBudget(clock=clock))
+    svc = f.and_then(FunctionService(answer))
+    for _ in range(20):  # instant on the manual clock: the delay is the 1 ms floor
+        await svc(Req())
+    call = asyncio.ensure_future(svc(Req()))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(kinds) == 21 and clock.sleepers == 1
+    clock.advance(0.001)
+    assert await call == 22
+    assert kinds[-2:] == [AttemptKind.FIRST, AttemptKind.HEDGE]
+
+
 @pytest.mark.looptime
 async def test_a_first_attempt_faster_than_the_delay_sends_no_backup() -> None:
     """Calls that answer before the delay never hedge."""
