@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from finpy.accrual.backoff import EqualJitterBackoff
-from finpy.accrual.breaker import Breaker
+from finpy.accrual.breaker import Breaker, BreakerState
 from finpy.accrual.classify import DEFAULT_FAILURE_STATUSES, Classifier, status_classifier
 from finpy.accrual.policy import FailureAccrualPolicy
 from finpy.clock import SYSTEM_CLOCK, Clock, ClockParam
@@ -34,6 +34,7 @@ Req = TypeVar("Req")
 Rep = TypeVar("Rep")
 
 _BUSY = Status.BUSY
+_ALIVE = BreakerState.ALIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +169,7 @@ class FailureAccrualService(FilteredService[Req, Rep]):
 
     @property
     def status(self) -> Status:
-        if self._breaker.available():
+        b = self._breaker
+        if b._state is _ALIVE or b.available():  # the common case without a call
             return self.service.status
         return _BUSY

@@ -38,8 +38,11 @@ from finpy.balancer.base import Balancer
 from finpy.balancer.ewma import (
     DEFAULT_DECAY,
     DEFAULT_MAX_EFFORT,
+    DEFAULT_TOLERANCE,
     P2CPeakEwma,
     PeakEwma,
+    costs,
+    healthy_after,
     peak_ewma,
     validate_decay,
     validate_effort,
@@ -114,6 +117,8 @@ class Aperture(Balancer[Req, Rep]):
         self.min_aperture = min_aperture
         self.decay = validate_decay(decay)
         self.clock = clock
+        self._now = clock.now
+        self._band = 1.0 + DEFAULT_TOLERANCE
         self.max_effort = validate_effort(max_effort)
         self.offset = (
             peer_index / peer_count
@@ -166,20 +171,35 @@ class Aperture(Balancer[Req, Rep]):
         self._cumulative[-1] = 1.0
         self.subset_health.refresh(self.subset)
 
-    def _draw(self, avoid: int) -> int:
-        """A subset index drawn by share, healthy if possible within max_effort draws."""
+    def _index(self, avoid: int) -> int:
+        """A subset index drawn by share, other than ``avoid`` (-1: any)."""
         cum = self._cumulative
-        rnd = self.rng.random
         last = len(cum) - 1
-        k = min(bisect_right(cum, rnd()), last)
-        if k != avoid and self.subset[k].status is _OPEN:
-            return k
-        first = k
-        for _ in range(self.max_effort):
-            k = min(bisect_right(cum, rnd()), last)
-            if k != avoid and self.subset[k].status is _OPEN:
+        rnd = self.rng.random
+        for _ in range(8):
+            k = bisect_right(cum, rnd())
+            if k > last:
+                k = last
+            if k != avoid:
                 return k
-        return first if first != avoid else (first + 1) % len(cum)
+        return (avoid + 1) % len(cum)
+
+    def _healthy(self, avoid: int) -> int:
+        """A healthy subset index other than ``avoid``, or -1 (draws, then a scan)."""
+        sub = self.subset
+        for _ in range(self.max_effort):
+            k = self._index(avoid)
+            if sub[k].status is _OPEN:
+                return k
+        return healthy_after(sub, self._index(-1), avoid)
+
+    def _prefer(self, i: int, j: int) -> bool:
+        """Whether subset endpoint ``i`` is cheaper than ``j`` per unit of share."""
+        sub = self.subset
+        ca, cb = costs(
+            self._meters[i], self._meters[j], sub[i].pending, sub[j].pending, self._band, self._now
+        )
+        return ca / self.shares[i] <= cb / self.shares[j]  # a tie goes to i, drawn by share
 
     def pick(self) -> Endpoint[Req, Rep]:
         sub = self.subset
@@ -195,21 +215,25 @@ class Aperture(Balancer[Req, Rep]):
         if self.subset_health.tick(sub):
             self.spills += 1
             return self.spill.pick()
-        i = self._draw(-1)
-        j = self._draw(i)
-        a, b = sub[i], sub[j]
-        a_ok = a.status is _OPEN
-        if a_ok is not (b.status is _OPEN):
-            return a if a_ok else b
-        if not a_ok:
-            self.subset_health.refresh(sub)
-            if self.subset_health.panic:
-                self.spills += 1
-                return self.spill.pick()
-        now = self.clock.now()
-        ca = self._meters[i].cost(a.pending, now) / self.shares[i]
-        cb = self._meters[j].cost(b.pending, now) / self.shares[j]
-        return a if ca <= cb else b  # a tie goes to the first draw, which follows the shares
+        i = self._index(-1)
+        j = self._index(i)
+        if not self._prefer(i, j):
+            i, j = j, i
+        if sub[i].status is _OPEN:
+            return sub[i]
+        j_ok = sub[j].status is _OPEN
+        k = self._healthy(j)
+        if k < 0:
+            if j_ok:
+                return sub[j]
+            self.subset_health.refresh(sub)  # nothing healthy in the aperture: spill
+            self.spills += 1
+            return self.spill.pick()
+        if not j_ok:
+            j = self._healthy(k)
+            if j < 0:
+                return sub[k]
+        return sub[k] if self._prefer(k, j) else sub[j]
 
     @property
     def aperture(self) -> int:

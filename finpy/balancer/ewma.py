@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from finpy.balancer.base import Balancer
@@ -50,7 +50,16 @@ from finpy.endpoint import Endpoint
 from finpy.errors import ConfigurationError
 from finpy.service import Status
 
-__all__ = ["DEFAULT_DECAY", "P2CPeakEwma", "PeakEwma", "healthy_after", "peak_ewma"]
+__all__ = [
+    "DEFAULT_DECAY",
+    "DEFAULT_MAX_EFFORT",
+    "DEFAULT_TOLERANCE",
+    "P2CPeakEwma",
+    "PeakEwma",
+    "costs",
+    "healthy_after",
+    "peak_ewma",
+]
 
 Req = TypeVar("Req")
 Rep = TypeVar("Rep")
@@ -76,6 +85,36 @@ def healthy_after(endpoints: Sequence[Endpoint[Any, Any]], start: int, avoid: in
         if k != avoid and endpoints[k].status is _OPEN:
             return k
     return -1
+
+
+def costs(
+    ma: PeakEwma, mb: PeakEwma, pa: int, pb: int, band: float, now: Callable[[], float]
+) -> tuple[float, float]:
+    """Comparable costs of two endpoints (meters ``ma``/``mb``, ``pa``/``pb`` pending).
+
+    Estimates within a factor ``band`` of each other count as equal (a tie on
+    latency is decided by load).  The clock is read only when it matters: with
+    nothing in flight, both estimates decay at the same rate from their last
+    samples, so decaying the older one to the newer one's time compares them
+    exactly.
+    """
+    if ma._inflight or mb._inflight or not ma.samples or not mb.samples:
+        t = now()
+        if not ma.samples or not mb.samples:  # no history on one side
+            return ma.cost(pa, t), mb.cost(pb, t)
+        ea = ma.current(t)
+        eb = mb.current(t)
+    else:
+        ea = ma._value
+        eb = mb._value
+        dt = ma._stamp - mb._stamp
+        if dt > 0.0:
+            eb *= _exp(-dt / mb.decay)
+        elif dt < 0.0:
+            ea *= _exp(dt / ma.decay)
+    if ea <= eb * band and eb <= ea * band:
+        return float(pa + 1), float(pb + 1)
+    return ea * (pa + 1), eb * (pb + 1)
 
 
 def validate_decay(decay: float) -> float:
@@ -248,6 +287,7 @@ class P2CPeakEwma(Balancer[Req, Rep]):
         super().__init__(rng=rng, panic_threshold=panic_threshold)
         self.decay = validate_decay(decay)
         self.clock = clock
+        self._now = clock.now
         self.max_effort = validate_effort(max_effort)
         if (
             isinstance(tolerance, bool)
@@ -293,6 +333,21 @@ class P2CPeakEwma(Balancer[Req, Rep]):
                 return k
         return healthy_after(eps, int(self.rng.random() * n), avoid)
 
+    def _prefer(self, i: int, j: int) -> bool:
+        """Whether endpoint ``i`` is cheaper than ``j`` (ties broken at random)."""
+        eps = self.endpoints
+        a = eps[i]
+        b = eps[j]
+        ca, cb = costs(
+            self._meters[i], self._meters[j], a.pending, b.pending, self._band, self._now
+        )
+        if self._table is not None:  # weights differ somewhere
+            ca /= a.address.weight
+            cb /= b.address.weight
+        if ca == cb:
+            return self.rng.random() < 0.5
+        return ca < cb
+
     def pick(self) -> Endpoint[Req, Rep]:
         eps = self.endpoints
         n = len(eps)
@@ -301,8 +356,8 @@ class P2CPeakEwma(Balancer[Req, Rep]):
                 raise self._no_endpoints()
             return eps[0]
         panic = self.health.tick(eps)
-        rnd = self.rng.random
         if self._table is None:
+            rnd = self.rng.random
             i = int(rnd() * n)
             j = int(rnd() * (n - 1))
             if j >= i:
@@ -310,45 +365,28 @@ class P2CPeakEwma(Balancer[Req, Rep]):
         else:
             i = self._index(n, -1)
             j = self._index(n, i)
-        a = eps[i]
-        a_ok = a.status is _OPEN
-        if not a_ok and not panic:
-            k = self._redraw(n, j)
-            if k >= 0:
-                i, a, a_ok = k, eps[k], True
-        b = eps[j]
-        b_ok = b.status is _OPEN
-        if not b_ok and not panic:
-            k = self._redraw(n, i)
-            if k >= 0:
-                j, b, b_ok = k, eps[k], True
-        if a_ok is not b_ok:
-            return a if a_ok else b
-        if not a_ok and not panic:
-            # Nothing healthy in many draws: the health count is probably stale.
-            self.health.refresh(eps)
-        now = self.clock.now()
-        ma = self._meters[i]
-        mb = self._meters[j]
-        ea = ma.current(now)
-        eb = mb.current(now)
-        if ea < 0.0 or eb < 0.0:  # no history on one side
-            ca = ma.cost(a.pending, now)
-            cb = mb.cost(b.pending, now)
-        else:
-            band = self._band
-            if ea <= eb * band and eb <= ea * band:  # a tie on latency: compare loads
-                ea = eb = 1.0
-            ca = ea * (a.pending + 1)
-            cb = eb * (b.pending + 1)
-        wa = a.address.weight
-        wb = b.address.weight
-        if wa != wb:
-            ca /= wa
-            cb /= wb
-        if ca == cb:
-            return a if rnd() < 0.5 else b
-        return a if ca < cb else b
+        if not self._prefer(i, j):
+            i, j = j, i
+        # i is the cheaper: if it is healthy it wins either way (one status read)
+        first = eps[i]
+        if first.status is _OPEN:
+            return first
+        second = eps[j]
+        second_ok = second.status is _OPEN
+        if panic:
+            return second if second_ok else first
+        # Outside panic mode, replace what is unhealthy by healthy draws: two choices.
+        k = self._redraw(n, j)
+        if k < 0:
+            if second_ok:
+                return second
+            self.health.refresh(eps)  # nothing healthy anywhere: the count was stale
+            return first
+        if not second_ok:
+            j = self._redraw(n, k)
+            if j < 0:
+                return eps[k]
+        return eps[k] if self._prefer(k, j) else eps[j]
 
     def __repr__(self) -> str:
         h = self.health

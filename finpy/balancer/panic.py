@@ -11,8 +11,8 @@ a network blip), and sending traffic everywhere is the best bet.
 
 Counting the unhealthy endpoints is a full scan, so it is never done per
 request: :class:`HealthGauge` re-counts on every update of the endpoint set
-and then at most once every ``max(n, 32)`` picks (an amortised O(1) per pick),
-or at once when a pick finds evidence that the count is stale.
+and then once every ``max(2n, 64)`` picks (an amortised half a status read
+per pick), or at once when a pick finds evidence that the count is stale.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = ["DEFAULT_PANIC_THRESHOLD", "HealthGauge", "validate_panic_threshold"]
 DEFAULT_PANIC_THRESHOLD = 0.5
 
 _OPEN = Status.OPEN
-_MIN_RECOUNT = 32
+_MIN_RECOUNT = 64
 
 
 def validate_panic_threshold(threshold: float) -> float:
@@ -75,7 +75,7 @@ class HealthGauge:
         if panic and not self.panic:
             self.panics += 1
         self.panic = panic
-        self._countdown = n if n > _MIN_RECOUNT else _MIN_RECOUNT
+        self._countdown = 2 * n if 2 * n > _MIN_RECOUNT else _MIN_RECOUNT
         return panic
 
     def tick(self, endpoints: Sequence[Any]) -> bool:

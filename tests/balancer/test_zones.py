@@ -81,7 +81,7 @@ def test_recovered_zone_gets_its_traffic_back(
     assert _local_fraction(b, local, 100) == 0.0
     for ep in local:
         set_health(ep, Status.OPEN)
-    for _ in range(40):  # one recount period of the local gauge
+    for _ in range(70):  # one recount period of the local gauge
         b.pick()
     assert _local_fraction(b, local, 1000) == 1.0
 
