@@ -225,10 +225,15 @@ def test_unnamed_resolution_gets_a_generated_target_name() -> None:
     assert a.target != b.target
 
 
-def test_default_stacks_roles() -> None:
-    """The default client stack starts with 'deadline'; the endpoint stack has 'attempt_timeout'."""
-    assert default_client_stack().roles[0] == "deadline"
-    assert "attempt_timeout" in default_endpoint_stack().roles
+def test_default_stacks_keep_finagle_ordering_rules() -> None:
+    """observe > deadline > retries > hedge above the balancer; attempt spans > accrual > timeout below."""
+    client = default_client_stack().roles
+    assert client.index("observe") < client.index("deadline") < client.index("retries")
+    assert client.index("retries") < client.index("hedge")  # hedges share the attempt budget
+    endpoint = default_endpoint_stack().roles
+    # the attempt span sees the attempt's own timeout; failure accrual sees timeouts too
+    assert endpoint.index("attempt_observe") < endpoint.index("failure_accrual")
+    assert endpoint.index("failure_accrual") < endpoint.index("attempt_timeout")
 
 
 async def test_custom_client_and_endpoint_stacks_are_used_in_order() -> None:

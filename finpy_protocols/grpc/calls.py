@@ -39,6 +39,24 @@ _EOF: Any = grpc.aio.EOF  # type: ignore[attr-defined]
 DoneCallback = Callable[[Any], None]
 
 
+def _detached(error: BaseException) -> BaseException:
+    """A copy of ``error`` without traceback, cause or context.
+
+    A call keeps its failure for later readers (``code()``, a second ``await``).
+    Keeping the raised exception itself would keep its traceback, whose frames
+    hold the call (and the grpc call below it): a reference cycle that only the
+    garbage collector frees, possibly after the event loop has closed.  grpc
+    itself keeps the status and raises a new exception each time; so do we.
+    """
+    if isinstance(error, asyncio.CancelledError):
+        return asyncio.CancelledError(*error.args)
+    clone = type(error).__new__(type(error))
+    clone.args = error.args
+    for key, value in vars(error).items():
+        setattr(clone, key, _detached(value) if isinstance(value, BaseException) else value)
+    return clone
+
+
 class _Call:
     """What all four call shapes share: running the stack once, outcome, callbacks."""
 
@@ -84,7 +102,7 @@ class _Call:
         if rep is not None:
             return rep
         if self._error is not None:
-            raise self._error
+            raise _detached(self._error)
         if self._runner is not None:  # someone else is running it: wait for the outcome
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             if self._waiters is None:
@@ -98,7 +116,7 @@ class _Call:
         try:
             rep = await self._invoke()
         except BaseException as e:
-            self._error = e
+            self._error = _detached(e)
             self._settle(done=True)
             raise
         self._response = rep

@@ -279,3 +279,26 @@ async def test_waiting_for_a_state_change_of_a_closed_channel_returns() -> None:
     channel = Channel("127.0.0.1:1")
     await channel.close()
     await asyncio.wait_for(channel.wait_for_state_change(channel.get_state()), 1)
+
+
+async def test_a_failed_call_keeps_no_reference_cycle_to_its_frames(
+    probe_server: ProbeServer,
+) -> None:
+    """A failed call is freed by reference counting: its stored failure holds no traceback."""
+    import gc
+    import weakref
+
+    async with Channel(probe_server.address, max_attempts=1) as channel:
+        call = channel.unary_unary("/t.Probe/Fail")(b"x")
+        with pytest.raises(grpc.aio.AioRpcError):
+            await call
+        with pytest.raises(grpc.aio.AioRpcError):  # a second await raises again
+            await call
+        assert await call.code() == grpc.StatusCode.FAILED_PRECONDITION
+        ref = weakref.ref(call)
+        gc.disable()
+        try:
+            del call
+            assert ref() is None, gc.get_referrers(ref())
+        finally:
+            gc.enable()
