@@ -109,10 +109,17 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=_demo)
 
 
+def _add_stats(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from finpy.observe.command import add_stats_command
+
+    add_stats_command(sub)
+
+
 #: Subcommand registrars, in help order.
 COMMANDS: dict[str, Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = {
     "bench": _add_bench,
     "demo": _add_demo,
+    "stats": _add_stats,
 }
 
 
