@@ -4,7 +4,10 @@ Every bar is judged against figures measured in the *same* run (the healthy
 scenario, the plain ``round_robin`` peer), never against numbers from another
 machine or another day: these machines are shared and noisy, ratios are not.
 A bar whose reference was not measured in this run (scenario or peer not
-selected) is reported as not judged (``met is None``) with the reason.
+selected) is reported as not judged (``met is None``) with the reason, and so
+is a bar that rests on a *busy* run: one during which the load generator could
+not fire on time (another process had the CPU), whose latencies describe the
+machine as much as the client (:data:`~finpy.bench.result.BUSY_LAG`).
 
 Where the design notes leave a figure open, this module fixes it and says so:
 
@@ -75,9 +78,18 @@ def _x(x: float) -> str:
 
 
 class _Judge:
-    def __init__(self, scenario: str) -> None:
+    def __init__(self, scenario: str, busy: str = "") -> None:
         self.scenario = scenario
+        #: Why the figures cannot be compared (a busy run), or "".
+        self.busy = busy
         self.checks: list[BarCheck] = []
+
+    def _check(
+        self, metric: str, bar: str, value: str, target: str, met: bool | None, why: str
+    ) -> None:
+        if self.busy:
+            met, why = None, self.busy
+        self.checks.append(BarCheck(self.scenario, bar, value, target, met, why, metric))
 
     def missing(self, metric: str, bar: str, why: str) -> None:
         self.checks.append(BarCheck(self.scenario, bar, "n/a", "n/a", None, why, metric))
@@ -93,8 +105,7 @@ class _Judge:
     ) -> None:
         met = None if math.isnan(value) or math.isnan(floor) else value >= floor
         target = f">= {fmt(floor)}" + (f", {note}" if note else "")
-        why = "no figure" if met is None else ""
-        self.checks.append(BarCheck(self.scenario, bar, fmt(value), target, met, why, metric))
+        self._check(metric, bar, fmt(value), target, met, "no figure" if met is None else "")
 
     def at_most(
         self,
@@ -107,8 +118,7 @@ class _Judge:
     ) -> None:
         met = None if math.isnan(value) or math.isnan(ceiling) else value <= ceiling
         target = f"<= {fmt(ceiling)}" + (f", {note}" if note else "")
-        why = "no figure" if met is None else ""
-        self.checks.append(BarCheck(self.scenario, bar, fmt(value), target, met, why, metric))
+        self._check(metric, bar, fmt(value), target, met, "no figure" if met is None else "")
 
 
 def _service_time(scenario: Scenario | None) -> float:
@@ -136,6 +146,8 @@ def evaluate(
         bar = f"p99 <= {factor:g}x healthy p99"
         if healthy is None:
             j.missing("p99", bar, "the healthy scenario was not run")
+        elif healthy.busy and not j.busy:
+            j.missing("p99", bar, "healthy run: " + healthy.busy_reason)
         else:
             ref = healthy.latency.p99
             j.at_most("p99", bar, r.latency.p99, factor * ref, _ms, f"healthy {_ms(ref)}")
@@ -145,6 +157,8 @@ def evaluate(
         plain = get(r.scenario, PLAIN)
         if plain is None:
             j.missing("p99", bar, "the plain round_robin peer was not run")
+        elif plain.busy and not j.busy:
+            j.missing("p99", bar, plain.busy_reason)
         else:
             ref = plain.latency.p99
             j.at_most("p99", bar, r.latency.p99, fraction * ref, _ms, f"round_robin {_ms(ref)}")
@@ -185,7 +199,7 @@ def evaluate(
 
     for name in sorted({s for s, p in by_key if p == FINPY}, key=_order):
         r = by_key[(name, FINPY)]
-        j = _Judge(name)
+        j = _Judge(name, r.busy_reason if r.busy else "")
         if name == "slow-replica":
             j.at_least("success", "success >= 99.9%", r.success_ratio, 0.999, _pct)
             vs_healthy(j, r, 3)
@@ -234,6 +248,8 @@ def evaluate(
             base_service = _service_time(scenarios.get(name))
             if healthy is None or math.isnan(base_service):
                 j.missing("ok_p99", bar, "needs the healthy scenario and the overload definition")
+            elif healthy.busy and not j.busy:
+                j.missing("ok_p99", bar, "healthy run: " + healthy.busy_reason)
             else:
                 base = base_service + healthy.latency.p99
                 j.at_most(

@@ -134,7 +134,7 @@ def render(report: BenchReport, console: Console) -> None:
             lat = r.latency
             mine = bars if r.peer == "finpy" else []
             table.add_row(
-                r.peer,
+                f"{r.peer} (busy)" if r.busy else r.peer,
                 _with_marks(_pct(r.success_ratio), "success", mine),
                 _ms(lat.p50),
                 _with_marks(_ms(lat.p99), "p99", mine),
@@ -364,8 +364,9 @@ def to_markdown(report: BenchReport) -> str:
         for r in runs:
             lat = r.latency
             mine = bars if r.peer == "finpy" else []
+            peer = f"{r.peer} (busy)" if r.busy else r.peer
             lines.append(
-                f"| {r.peer} | {_with_marks(_pct(r.success_ratio), 'success', mine, False)} | "
+                f"| {peer} | {_with_marks(_pct(r.success_ratio), 'success', mine, False)} | "
                 f"{_ms(lat.p50)} | {_with_marks(_ms(lat.p99), 'p99', mine, False)} | "
                 f"{_ms(lat.p999)} | {_with_marks(f'{r.amplification:.2f}', 'attempts', mine, False)} "
                 f"| {_errors(r)} |"

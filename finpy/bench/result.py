@@ -12,7 +12,19 @@ from typing import Any
 from finpy.bench.histogram import LatencySummary
 from finpy.bench.loadgen import LoadResult
 
-__all__ = ["OverheadFigures", "OverheadResult", "OverheadRound", "RunResult", "to_jsonable"]
+__all__ = [
+    "BUSY_LAG",
+    "OverheadFigures",
+    "OverheadResult",
+    "OverheadRound",
+    "RunResult",
+    "to_jsonable",
+]
+
+#: Generator lag (p99, seconds) above which a run is *busy*: the client machine could not
+#: fire requests on time (another process had the CPU), so its figures describe the
+#: machine as much as the client and are not compared.
+BUSY_LAG = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +48,19 @@ class RunResult:
     @property
     def success_ratio(self) -> float:
         return self.load.success_ratio
+
+    @property
+    def busy(self) -> bool:
+        """Whether the load generator fell behind (p99 lag > :data:`BUSY_LAG`)."""
+        return self.load.fire_lag.p99 > BUSY_LAG
+
+    @property
+    def busy_reason(self) -> str:
+        lag = self.load.fire_lag
+        return (
+            f"the client machine was busy during the {self.peer} run: requests fired up to "
+            f"{lag.max * 1000:.0f} ms late (p99 {lag.p99 * 1000:.0f} ms)"
+        )
 
     @property
     def amplification(self) -> float:
@@ -79,6 +104,7 @@ class RunResult:
             "goodput_rps": self.goodput_rps,
             "capacity_rps": self.capacity_rps,
             "elapsed_s": load.elapsed,
+            "busy": self.busy,
             "notes": list(self.notes),
         }
 

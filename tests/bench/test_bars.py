@@ -163,3 +163,20 @@ def test_bar_checks_serialise_with_their_verdict(make_run: MakeRun) -> None:
         "why": "",
         "metric": "success",
     }
+
+
+def test_bars_resting_on_a_busy_run_are_not_judged(make_run: MakeRun) -> None:
+    """When the generator fell behind, the figures describe the machine: no verdict, a reason."""
+    healthy = make_run("healthy", "finpy", p99=0.004)
+    plain = make_run("slow-replica", "plain", p99=0.065)
+    busy_finpy = make_run("slow-replica", "finpy", p99=0.2, lag=0.09)
+    checks = [c for c in evaluate([healthy, plain, busy_finpy]) if c.scenario == "slow-replica"]
+    assert {c.met for c in checks} == {None}
+    assert all("requests fired up to 90 ms late" in c.why for c in checks)
+    busy_plain = make_run("slow-replica", "plain", p99=0.065, lag=0.02)
+    finpy = make_run("slow-replica", "finpy", p99=0.003)
+    v = {c.bar: (c.met, c.why) for c in evaluate([healthy, busy_plain, finpy])}
+    assert v["success >= 99.9%"] == (True, "")
+    assert v["p99 <= 3x healthy p99"] == (True, "")
+    met, why = v["p99 <= 1/5 of round_robin's"]
+    assert met is None and "during the plain run" in why
