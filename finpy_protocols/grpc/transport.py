@@ -9,16 +9,15 @@ TLS is applied per endpoint, but certificates are verified against the
 channel is created with ``grpc.ssl_target_name_override`` and
 ``grpc.default_authority`` set to that name.
 
-Fail fast: the endpoint's status follows its channel's connectivity, kept
-current by one small watcher task per channel (not per call).  A channel that
-is connecting or in ``TRANSIENT_FAILURE`` (connection refused, unreachable)
-reports ``BUSY`` so the balancer sends nothing there while gRPC reconnects in
-the background with its own backoff; a call failing with ``UNAVAILABLE`` on a
-channel that is not ``READY`` flips the status at once.  When a connection
-that was up drops (``READY`` -> ``IDLE``: the server went away), the watcher
-asks for a reconnect right away, so a dead backend is found out by the
-reconnect, not by the next request.  ``READY`` makes the endpoint ``OPEN``
-again.
+Fail fast: the endpoint's status follows its channel's connectivity.  A
+channel that is connecting or in ``TRANSIENT_FAILURE`` (connection refused,
+unreachable) reports ``BUSY`` so the balancer sends nothing there while gRPC
+reconnects in the background with its own backoff; a call failing with
+``UNAVAILABLE`` on a channel that is not ``READY`` marks the endpoint down at
+once, until the channel is ``READY`` again.  One small watcher task per channel
+(none per call) re-dials a connection that was up and dropped (``READY`` ->
+``IDLE``: the server went away) right away, so a dead backend is found out by
+the reconnect, not by the next request.
 """
 
 from __future__ import annotations
@@ -70,11 +69,7 @@ class GrpcChannelConfig(Param):
 
 
 _C = grpc.ChannelConnectivity
-_STATE_STATUS = {
-    _C.TRANSIENT_FAILURE: Status.BUSY,
-    _C.SHUTDOWN: Status.CLOSED,
-}
-# What the connectivity watcher reports: a connection being made is not ready yet.
+# Endpoint status by channel state: a connection still being made is not ready yet.
 _WATCHED_STATUS = {
     _C.IDLE: Status.OPEN,
     _C.CONNECTING: Status.BUSY,
@@ -94,7 +89,7 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
         "_clock",
         "_closed",
         "_config",
-        "_status",
+        "_down",
         "_watcher",
         "address",
     )
@@ -112,7 +107,7 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
         self._channel: grpc.aio.Channel | None = None
         self._callables: dict[tuple[str, CallShape], Any] = {}
         self._closed = False
-        self._status = Status.OPEN
+        self._down = False
         self._watcher: asyncio.Task[None] | None = None
 
     @classmethod
@@ -161,15 +156,14 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
         return ch
 
     async def _follow(self, ch: grpc.aio.Channel) -> None:
-        """Keep ``status`` in step with the channel; reconnect a dropped connection at once."""
+        """Reconnect a dropped connection (or one that failed) at once, with backoff."""
         was_ready = False
         kicks = 0
         state = ch.get_state(False)
         while True:
-            self._status = _WATCHED_STATUS.get(state, Status.OPEN)
             if state is _C.READY:
                 was_ready, kicks = True, 0
-            elif state is _C.IDLE and was_ready:
+            elif state is _C.IDLE and (was_ready or self._down):
                 if kicks:  # the last reconnect came back idle: back off (jittered)
                     cap = min(5.0, 0.05 * 2**kicks)
                     await self._clock.sleep(cap / 2 + random.random() * cap / 2)
@@ -216,7 +210,7 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
             if e.code() is _UNAVAILABLE:
                 ch = self._channel
                 if ch is not None and ch.get_state(False) is not _C.READY:
-                    self._status = Status.BUSY  # a connect error: down at once
+                    self._down = True  # a connect error: down until READY
             raise
 
     @staticmethod
@@ -243,12 +237,16 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
     def status(self) -> Status:
         if self._closed:
             return Status.CLOSED
-        if self._watcher is not None:
-            return self._status
         ch = self._channel
         if ch is None:
             return Status.OPEN
-        return _STATE_STATUS.get(ch.get_state(False), Status.OPEN)
+        state = ch.get_state(False)
+        if state is _C.READY:
+            self._down = False
+            return Status.OPEN
+        if self._down:
+            return Status.BUSY
+        return _WATCHED_STATUS.get(state, Status.OPEN)
 
     async def aclose(self) -> None:
         if self._closed:
