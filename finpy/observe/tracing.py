@@ -101,7 +101,15 @@ _CALL: ContextVar[_Call | None] = ContextVar("finpy_observe_call", default=None)
 class _Method:
     """Names and attribute sets of one method of one client, built once."""
 
-    __slots__ = ("_attempt_attrs", "_call_attrs", "attempt_name", "attributes", "name")
+    __slots__ = (
+        "_attempt_attrs",
+        "_call_attrs",
+        "_end_attrs",
+        "_grpc",
+        "attempt_name",
+        "attributes",
+        "name",
+    )
 
     def __init__(self, system: str, label: str, path: object) -> None:
         if isinstance(path, str) and path.count("/") >= 1:
@@ -110,21 +118,39 @@ class _Method:
             service, method = "", "unknown"
         self.name = f"{service}/{method}" if service else method
         self.attempt_name = self.name + sc.ATTEMPT_SPAN_SUFFIX
-        attrs: dict[str, str] = {sc.RPC_SYSTEM: system, sc.RPC_METHOD: method}
+        attrs: dict[str, Any] = {sc.RPC_SYSTEM: system, sc.RPC_METHOD: method}
         if service:
             attrs[sc.RPC_SERVICE] = service
         if label:
             attrs[sc.FINPY_CLIENT] = label
         #: Attributes of spans and metrics of every call of the method.
-        self.attributes: dict[str, str] = attrs
+        self.attributes: dict[str, Any] = attrs
+        self._grpc = system == "grpc"
         self._call_attrs: dict[Outcome, dict[str, Any]] = {}
         self._attempt_attrs: dict[tuple[str, Outcome], dict[str, Any]] = {}
+        self._end_attrs: dict[tuple[Outcome, int], dict[str, Any]] = {}
 
     def call_attributes(self, outcome: Outcome) -> dict[str, Any]:
         """Metric attributes of a call that ended with ``outcome``."""
         attrs = self._call_attrs.get(outcome)
         if attrs is None:
             attrs = self._call_attrs[outcome] = _with_outcome(self.attributes, outcome)
+        return attrs
+
+    def end_attributes(self, outcome: Outcome, attempts: int = -1) -> dict[str, Any]:
+        """Span attributes set when a call (``attempts >= 0``) or an attempt (``-1``) ends."""
+        key = (outcome, attempts)
+        attrs = self._end_attrs.get(key)
+        if attrs is None:
+            attrs = {}
+            if self._grpc:
+                attrs[sc.RPC_GRPC_STATUS_CODE] = outcome.code
+            if outcome.error_type is not None:
+                attrs[sc.ERROR_TYPE] = outcome.error_type
+            if attempts >= 0:
+                attrs[sc.FINPY_ATTEMPTS] = attempts
+            if len(self._end_attrs) < 256:  # bounded: attempts is a small number
+                self._end_attrs[key] = attrs
         return attrs
 
     def attempt_attributes(self, reason: str, outcome: Outcome) -> dict[str, Any]:
@@ -138,7 +164,7 @@ class _Method:
         return attrs
 
 
-def _with_outcome(base: dict[str, str], outcome: Outcome) -> dict[str, Any]:
+def _with_outcome(base: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
     attrs: dict[str, Any] = dict(base)
     if base.get(sc.RPC_SYSTEM) == "grpc":
         attrs[sc.RPC_GRPC_STATUS_CODE] = outcome.code
@@ -215,13 +241,15 @@ class ObserveFilter(Filter[Req, Rep]):
         span: Any = None
         ctx_token: object = None
         if tracer is not None:
-            span = tracer.start_span(method.name, kind=_CLIENT, attributes=method.attributes)
-            if span.is_recording():
-                deadline = _DEADLINE.get()
+            attrs = method.attributes
+            deadline = _DEADLINE.get()
+            if deadline is not None or self._records_metadata:
+                attrs = dict(attrs)
                 if deadline is not None:
-                    span.set_attribute(sc.FINPY_DEADLINE_MS, round((deadline - start) * 1000, 3))
+                    attrs[sc.FINPY_DEADLINE_MS] = round((deadline - start) * 1000, 3)
                 if self._records_metadata:
-                    self._record_metadata(span, request)
+                    self._record_metadata(attrs, request)
+            span = tracer.start_span(method.name, kind=_CLIENT, attributes=attrs)
             ctx_token = _attach(_set_span_in_context(span))
         try:
             rep = await service(request)
@@ -240,10 +268,10 @@ class ObserveFilter(Filter[Req, Rep]):
             self._finish(method, call, start, span, OK, None)
         return rep
 
-    def _record_metadata(self, span: Any, request: object) -> None:
+    def _record_metadata(self, attrs: dict[str, Any], request: object) -> None:
         prefix = sc.RPC_REQUEST_METADATA_PREFIX.format(system=self._methods.system)
         for key, value in safe_metadata(getattr(request, "metadata", None), self._metadata_keys):
-            span.set_attribute(prefix + key, value)
+            attrs[prefix + key] = value
 
     def _finish_stream(
         self, method: _Method, call: _Call, start: float, span: Any, response: object
@@ -266,16 +294,15 @@ class ObserveFilter(Filter[Req, Rep]):
             if isinstance(error, RejectedError):
                 metrics.rejections.add(1, attrs)
         if span is not None:
-            if outcome is not None:
-                if self._grpc:
-                    span.set_attribute(sc.RPC_GRPC_STATUS_CODE, outcome.code)
+            if outcome is None:
+                span.set_attribute(sc.FINPY_ATTEMPTS, call.attempts)
+            else:
+                span.set_attributes(method.end_attributes(outcome, call.attempts))
                 if outcome.error_type is not None:
-                    span.set_attribute(sc.ERROR_TYPE, outcome.error_type)
                     span.set_status(
                         _ERROR,
                         description_of(error) if error is not None else outcome.status,
                     )
-            span.set_attribute(sc.FINPY_ATTEMPTS, call.attempts)
             span.end()
 
     @staticmethod
@@ -321,7 +348,7 @@ def _budget_event(wanted: str) -> None:
 class AttemptObserveFilter(Filter[Req, Rep]):
     """One attempt at one endpoint: its span, its count, the breaker transition it caused."""
 
-    __slots__ = ("_breaker", "_methods", "_metrics", "_server_attrs", "_tracer")
+    __slots__ = ("_attempt_attrs", "_breaker", "_methods", "_metrics", "_server_attrs", "_tracer")
 
     def __init__(
         self,
@@ -343,6 +370,7 @@ class AttemptObserveFilter(Filter[Req, Rep]):
         if port is not None:
             server[sc.SERVER_PORT] = port
         self._server_attrs = server
+        self._attempt_attrs: dict[tuple[int, str], dict[str, Any]] = {}
         #: The endpoint's failure-accrual breaker (anything with ``ejections``/``revivals``).
         self._breaker = breaker
 
@@ -359,12 +387,10 @@ class AttemptObserveFilter(Filter[Req, Rep]):
         tracer = self._tracer
         if tracer is not None:
             span = tracer.start_span(
-                method.attempt_name, kind=_INTERNAL, attributes=method.attributes
+                method.attempt_name,
+                kind=_INTERNAL,
+                attributes=self._start_attributes(_ATTEMPT.get() or 1, reason),
             )
-            if span.is_recording():
-                span.set_attributes(self._server_attrs)
-                span.set_attribute(sc.FINPY_ATTEMPT_NUMBER, _ATTEMPT.get() or 1)
-                span.set_attribute(sc.FINPY_ATTEMPT_REASON, reason)
             ctx_token = _attach(_set_span_in_context(span))
         try:
             rep = await service(request)
@@ -381,6 +407,18 @@ class AttemptObserveFilter(Filter[Req, Rep]):
         else:
             self._finish(method, reason, span, OK, None)
         return rep
+
+    def _start_attributes(self, number: int, reason: str) -> dict[str, Any]:
+        """The endpoint, attempt number and reason (the RPC's identity is on the parent)."""
+        key = (number, reason)
+        attrs = self._attempt_attrs.get(key)
+        if attrs is None:
+            attrs = dict(self._server_attrs)
+            attrs[sc.FINPY_ATTEMPT_NUMBER] = number
+            attrs[sc.FINPY_ATTEMPT_REASON] = reason
+            if len(self._attempt_attrs) < 64:
+                self._attempt_attrs[key] = attrs
+        return attrs
 
     def _breaker_events(self, span: Any, before: tuple[int, int]) -> None:
         """Record the ejection or revival this attempt's outcome caused, if any."""
@@ -420,10 +458,8 @@ class AttemptObserveFilter(Filter[Req, Rep]):
             self._metrics.attempts.add(1, method.attempt_attributes(reason, outcome))
         if span is not None:
             if outcome is not None:
-                if method.attributes[sc.RPC_SYSTEM] == "grpc":
-                    span.set_attribute(sc.RPC_GRPC_STATUS_CODE, outcome.code)
+                span.set_attributes(method.end_attributes(outcome))
                 if outcome.error_type is not None:
-                    span.set_attribute(sc.ERROR_TYPE, outcome.error_type)
                     span.set_status(
                         _ERROR,
                         description_of(error) if error is not None else outcome.status,
