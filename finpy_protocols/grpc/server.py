@@ -201,10 +201,7 @@ class _Scope:
             span.set_attribute(sc.RPC_GRPC_STATUS_CODE, outcome.code)
             if outcome.error_type is not None:
                 span.set_attribute(sc.ERROR_TYPE, outcome.error_type)
-                span.set_status(
-                    StatusCode.ERROR,
-                    description_of(error) if error is not None else outcome.status,
-                )
+                span.set_status(StatusCode.ERROR, _server_description(error, context, outcome))
             span.end()
         with contextlib.suppress(ValueError):  # reset from another context (a GC'd stream)
             _INCOMING.reset(self._incoming_token)
@@ -212,6 +209,17 @@ class _Scope:
         if self._otel_token is not None:
             with contextlib.suppress(Exception):
                 otel_context.detach(self._otel_token)
+
+
+def _server_description(error: BaseException | None, context: Any, outcome: Outcome) -> str:
+    """The details the handler set (``abort(code, details)``), else the error, else the code."""
+    details_of = getattr(context, "details", None)
+    details = details_of() if callable(details_of) else None
+    if isinstance(details, bytes):
+        details = details.decode("utf-8", "replace")
+    if isinstance(details, str) and details:
+        return details
+    return description_of(error) if error is not None else outcome.status
 
 
 def _time_remaining(context: Any) -> float | None:

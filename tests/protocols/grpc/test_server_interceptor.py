@@ -281,6 +281,7 @@ async def test_aborted_call_marks_the_server_span_with_its_status(
     assert attributes["rpc.grpc.status_code"] == 5
     assert attributes["error.type"] == "NOT_FOUND"
     assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "no such user"  # the details the handler gave
 
 
 async def test_server_spans_can_be_left_to_another_instrumentation(
