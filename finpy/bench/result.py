@@ -14,6 +14,7 @@ from finpy.bench.loadgen import LoadResult
 
 __all__ = [
     "BUSY_LAG",
+    "BUSY_OTHERS",
     "OverheadFigures",
     "OverheadResult",
     "OverheadRound",
@@ -21,10 +22,13 @@ __all__ = [
     "to_jsonable",
 ]
 
-#: Generator lag (p99, seconds) above which a run is *busy*: the client machine could not
-#: fire requests on time (another process had the CPU), so its figures describe the
-#: machine as much as the client and are not compared.
+#: Generator lag (p99, seconds) above which a run may be *busy*: the client could not
+#: fire requests on time.  It is busy (its figures describe the machine as much as the
+#: client, and are not compared) when other processes also used at least
+#: :data:`BUSY_OTHERS` CPU cores meanwhile; otherwise the client saturated itself and
+#: that is its own result.
 BUSY_LAG = 0.005
+BUSY_OTHERS = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,21 +48,33 @@ class RunResult:
     timeout: float
     capacity_rps: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    others_cpu: float | None = None
+    """CPU cores other processes (not the client, not the backends) used during the load."""
 
     @property
     def success_ratio(self) -> float:
         return self.load.success_ratio
 
     @property
-    def busy(self) -> bool:
+    def late(self) -> bool:
         """Whether the load generator fell behind (p99 lag > :data:`BUSY_LAG`)."""
         return self.load.fire_lag.p99 > BUSY_LAG
 
     @property
+    def busy(self) -> bool:
+        """Late *and* other processes took the CPU meanwhile: the figures are not comparable."""
+        return self.late and self.others_cpu is not None and self.others_cpu >= BUSY_OTHERS
+
+    @property
     def busy_reason(self) -> str:
         lag = self.load.fire_lag
+        others = (
+            ""
+            if self.others_cpu is None
+            else f"other processes used {self.others_cpu:.1f} CPU cores and "
+        )
         return (
-            f"the client machine was busy during the {self.peer} run: requests fired up to "
+            f"the machine was busy during the {self.peer} run: {others}requests fired up to "
             f"{lag.max * 1000:.0f} ms late (p99 {lag.p99 * 1000:.0f} ms)"
         )
 
@@ -105,6 +121,7 @@ class RunResult:
             "capacity_rps": self.capacity_rps,
             "elapsed_s": load.elapsed,
             "busy": self.busy,
+            "others_cpu": self.others_cpu,
             "notes": list(self.notes),
         }
 

@@ -21,11 +21,13 @@ sum.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from finpy.bench import machine
 from finpy.bench.backends import BackendProcess
 from finpy.bench.discovery import AddressFile
 from finpy.bench.loadgen import LoadResult, LoadSpec, OpenLoop, OpenLoopStatistics
@@ -182,7 +184,10 @@ class BenchRunner:
                 self.on_client(client)
             client.begin_run()
             self.reporter.run_started(scenario, peer, spec.planned)
+            pids = (os.getpid(), *((self.backends.pid,) if self.backends.pid else ()))
+            before = machine.snapshot(pids, time.monotonic())
             result = await self._load(scenario, spec, client, discovery, notes)
+            others = machine.others_cpu(before, machine.snapshot(pids, time.monotonic()))
             await asyncio.sleep(0.05)  # let attempts still on the wire land
             counters = await self.backends.counters()
             notes.extend(client.run_notes())
@@ -202,7 +207,20 @@ class BenchRunner:
             timeout=scenario.timeout,
             capacity_rps=scenario.capacity_rps,
             notes=tuple(notes),
+            others_cpu=others,
         )
+        if run.late and not run.busy:
+            lag = result.fire_lag
+            run = replace(
+                run,
+                notes=(
+                    *run.notes,
+                    f"requests fired up to {lag.max * 1000:.0f} ms late (p99 "
+                    f"{lag.p99 * 1000:.0f} ms) while the rest of the machine was quiet"
+                    + ("" if others is None else f" ({others:.1f} CPU cores)")
+                    + ": the client's own cost",
+                ),
+            )
         self.reporter.run_finished(run)
         return run
 

@@ -28,10 +28,12 @@ def _run(
     rate: float = 100.0,
     timeout: float = 1.0,
     lag: float = 0.0,
+    others: float | None = None,
 ) -> RunResult:
     """A run whose every request took 1 ms except the slowest 1%, which took ``p99``.
 
-    ``lag`` is how late the generator fired (a busy machine above 5 ms).
+    ``lag`` is how late the generator fired and ``others`` the CPU cores other processes
+    used meanwhile (busy: lag above 5 ms and others at least 0.3).
     """
     ok = planned if ok is None else ok
     failed = planned - ok
@@ -63,6 +65,7 @@ def _run(
         duration=planned / rate,
         timeout=timeout,
         capacity_rps=capacity_rps,
+        others_cpu=others,
     )
 
 

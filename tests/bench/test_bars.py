@@ -169,14 +169,28 @@ def test_bars_resting_on_a_busy_run_are_not_judged(make_run: MakeRun) -> None:
     """When the generator fell behind, the figures describe the machine: no verdict, a reason."""
     healthy = make_run("healthy", "finpy", p99=0.004)
     plain = make_run("slow-replica", "plain", p99=0.065)
-    busy_finpy = make_run("slow-replica", "finpy", p99=0.2, lag=0.09)
+    busy_finpy = make_run("slow-replica", "finpy", p99=0.2, lag=0.09, others=1.2)
     checks = [c for c in evaluate([healthy, plain, busy_finpy]) if c.scenario == "slow-replica"]
     assert {c.met for c in checks} == {None}
-    assert all("requests fired up to 90 ms late" in c.why for c in checks)
-    busy_plain = make_run("slow-replica", "plain", p99=0.065, lag=0.02)
+    assert all(
+        "other processes used 1.2 CPU cores and requests fired up to 90 ms late" in c.why
+        for c in checks
+    )
+    busy_plain = make_run("slow-replica", "plain", p99=0.065, lag=0.02, others=0.8)
     finpy = make_run("slow-replica", "finpy", p99=0.003)
     v = {c.bar: (c.met, c.why) for c in evaluate([healthy, busy_plain, finpy])}
     assert v["success >= 99.9%"] == (True, "")
     assert v["p99 <= 3x healthy p99"] == (True, "")
     met, why = v["p99 <= 1/5 of round_robin's"]
     assert met is None and "during the plain run" in why
+
+
+def test_a_late_generator_on_a_quiet_machine_is_the_clients_own_result(make_run: MakeRun) -> None:
+    """If nothing else used the CPU, lateness is the client's cost and the bars are judged."""
+    healthy = make_run("healthy", "finpy", p99=0.004)
+    saturated = make_run("slow-replica", "finpy", p99=0.2, lag=0.09, others=0.05)
+    unknown = make_run("failing-replica", "finpy", lag=0.09)  # no /proc: no evidence
+    assert not saturated.busy and saturated.late and not unknown.busy
+    v = verdicts(evaluate([healthy, saturated, unknown]), "slow-replica")
+    assert v["p99 <= 3x healthy p99"] is False
+    assert verdicts(evaluate([unknown]), "failing-replica")["success >= 99.9%"] is True

@@ -28,7 +28,8 @@ async def test_a_run_on_a_busy_machine_is_repeated_once_and_the_better_kept(
     make_run: MakeRun,
 ) -> None:
     """Busy then calm: the calm run is kept, with a note saying the first one was busy."""
-    busy, calm = make_run("healthy", "plain", lag=0.08), make_run("healthy", "plain", lag=0.001)
+    busy = make_run("healthy", "plain", lag=0.08, others=1.0)
+    calm = make_run("healthy", "plain", lag=0.001, others=1.0)
     runner = ScriptedRunner([busy, calm])
     kept = await _run_once_more_if_busy(runner, build("healthy"), "plain", None)  # type: ignore[arg-type]
     assert runner.calls == 2 and not kept.busy
@@ -43,7 +44,10 @@ async def test_a_calm_run_is_not_repeated_and_a_twice_busy_one_says_so(
     runner = ScriptedRunner([calm])
     assert await _run_once_more_if_busy(runner, build("healthy"), "plain", None) is calm  # type: ignore[arg-type]
     runner = ScriptedRunner(
-        [make_run("healthy", "plain", lag=0.05), make_run("healthy", "plain", lag=0.03)]
+        [
+            make_run("healthy", "plain", lag=0.05, others=1.0),
+            make_run("healthy", "plain", lag=0.03, others=1.0),
+        ]
     )
     kept = await _run_once_more_if_busy(runner, build("healthy"), "plain", None)  # type: ignore[arg-type]
     assert kept.busy and kept.load.fire_lag.p99 == 0.03
