@@ -401,3 +401,27 @@ async def test_budget_exhaustion_is_an_event_on_the_call_span(otel: Any) -> None
     assert dict(event.attributes or {}) == {"finpy.retry_budget.wanted": "retry"}
     (attempt,) = by_parent(otel.spans(), call)
     assert list(attempt.events) == []
+
+
+async def test_stream_spans_end_when_the_stream_ends(otel: Any) -> None:
+    """A server-streaming call's spans stay open while it streams and end with its status."""
+    from finpy.testing import FaultCluster
+    from finpy.testing import echo as echo_module
+    from finpy_protocols.grpc import Channel
+
+    with FaultCluster(1) as cluster:
+        async with Channel(cluster.target, tracer_provider=otel.tracer_provider) as channel:
+            make_stub: Any = echo_module.EchoStub  # generated, untyped
+            stub = make_stub(channel)
+            call = stub.Expand(echo_module.EchoRequest(message="x", count=3))
+            first = await call.read()
+            assert first.index == 0
+            assert otel.spans() == []  # still streaming: nothing has ended
+            rest = [m.index async for m in call]
+            assert rest == [1, 2]
+    call_span = otel.span("finpy.testing.echo.Echo/Expand")
+    assert call_span.attributes["rpc.grpc.status_code"] == 0
+    assert call_span.attributes["finpy.attempts"] == 1
+    (attempt,) = by_parent(otel.spans(), call_span)
+    assert attempt.attributes["rpc.grpc.status_code"] == 0
+    assert attempt.end_time >= call_span.start_time
