@@ -139,7 +139,7 @@ async def _run_once_more_if_busy(
     note = f"run twice: the first time requests fired up to {run.load.fire_lag.max * 1000:.0f} ms late (p99 {first_lag:.0f} ms)"
     notes = (*kept.notes, note)
     if kept.busy:
-        notes = (*notes, kept.busy_reason + "; its bars are not judged")
+        notes = (*notes, kept.busy_reason + "; not compared")
     return replace(kept, notes=notes)
 
 

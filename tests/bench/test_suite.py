@@ -51,7 +51,7 @@ async def test_a_calm_run_is_not_repeated_and_a_twice_busy_one_says_so(
     )
     kept = await _run_once_more_if_busy(runner, build("healthy"), "plain", None)  # type: ignore[arg-type]
     assert kept.busy and kept.load.fire_lag.p99 == 0.03
-    assert kept.notes[-1].endswith("its bars are not judged")
+    assert kept.notes[-1].endswith("not compared")
 
 
 async def test_a_tiny_bench_judges_and_checks_what_it_ran() -> None:
