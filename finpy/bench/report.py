@@ -72,6 +72,11 @@ def _errors(r: RunResult) -> str:
     return ", ".join(f"{k} {v}" for k, v in errs.items()) if errs else "-"
 
 
+def _others(r: RunResult) -> str:
+    """CPU cores other processes used during the run (the machine's noise)."""
+    return "-" if r.others_cpu is None else f"{r.others_cpu:.1f}"
+
+
 def _mark(b: BarCheck, rich: bool) -> str:
     if b.met is None:
         return "[dim]not judged[/]" if rich else "not judged"
@@ -129,6 +134,7 @@ def render(report: BenchReport, console: Console) -> None:
         for col in ("success", "p50 ms", "p99 ms", "p99.9 ms", "attempts/req"):
             table.add_column(col, justify="right", no_wrap=True)
         table.add_column("errors by status")
+        table.add_column("others' CPU", justify="right")
         bars = report.bars_of(name)
         for r in runs:
             lat = r.latency
@@ -141,6 +147,7 @@ def render(report: BenchReport, console: Console) -> None:
                 _ms(lat.p999),
                 _with_marks(f"{r.amplification:.2f}", "attempts", mine),
                 _errors(r),
+                _others(r),
                 style="bold" if r.peer == "finpy" else None,
             )
         console.print(table)
@@ -357,8 +364,9 @@ def to_markdown(report: BenchReport) -> str:
             "",
             f"{scenario.description} ({'; '.join(scenario.describe())})",
             "",
-            "| client | success | p50 ms | p99 ms | p99.9 ms | attempts/req | errors by status |",
-            "|---|---:|---:|---:|---:|---:|---|",
+            "| client | success | p50 ms | p99 ms | p99.9 ms | attempts/req | errors by status "
+            "| others' CPU |",
+            "|---|---:|---:|---:|---:|---:|---|---:|",
         ]
         bars = report.bars_of(name)
         for r in runs:
@@ -369,7 +377,7 @@ def to_markdown(report: BenchReport) -> str:
                 f"| {peer} | {_with_marks(_pct(r.success_ratio), 'success', mine, False)} | "
                 f"{_ms(lat.p50)} | {_with_marks(_ms(lat.p99), 'p99', mine, False)} | "
                 f"{_ms(lat.p999)} | {_with_marks(f'{r.amplification:.2f}', 'attempts', mine, False)} "
-                f"| {_errors(r)} |"
+                f"| {_errors(r)} | {_others(r)} |"
             )
         lines.append("")
         lines += [f"- finpy bar {_bar_line(b, False)}" for b in report.bars_of(name)]
