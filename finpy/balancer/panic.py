@@ -11,8 +11,8 @@ a network blip), and sending traffic everywhere is the best bet.
 
 Counting the unhealthy endpoints is a full scan, so it is never done per
 request: :class:`HealthGauge` re-counts on every update of the endpoint set
-and then once every ``max(2n, 64)`` picks (an amortised half a status read
-per pick), or at once when a pick finds evidence that the count is stale.
+and then once every ``max(4n, 64)`` picks (an amortised quarter of a status
+read per pick), or at once when a pick finds nothing healthy.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class HealthGauge:
         if panic and not self.panic:
             self.panics += 1
         self.panic = panic
-        self._countdown = 2 * n if 2 * n > _MIN_RECOUNT else _MIN_RECOUNT
+        self._countdown = 4 * n if 4 * n > _MIN_RECOUNT else _MIN_RECOUNT
         return panic
 
     def tick(self, endpoints: Sequence[Any]) -> bool:

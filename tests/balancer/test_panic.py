@@ -34,10 +34,10 @@ def test_gauge_counts_unhealthy_and_panics_above_half(
     assert "unhealthy=0/10" in repr(g)
 
 
-def test_gauge_recounts_within_max_2n_64_picks(
+def test_gauge_recounts_within_max_4n_64_picks(
     make_endpoints: Callable[..., Any], set_health: Callable[..., None]
 ) -> None:
-    """A change of health is noticed after at most max(2n, 64) ticks, not before."""
+    """A change of health is noticed after at most max(4n, 64) ticks, not before."""
     eps = make_endpoints(4)
     g = HealthGauge()
     g.refresh(eps)
