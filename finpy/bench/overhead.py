@@ -50,10 +50,28 @@ def _finpy(address: str) -> Any:
     return Channel(f"static:///{address}")
 
 
-#: The two clients of the overhead scenario and their configuration in words.
+def _finpy_traced(address: str) -> Any:
+    """finpy with tracing on: an SDK tracer provider, every span sampled, kept in memory."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from finpy_protocols.grpc import Channel
+
+    provider = TracerProvider()  # default sampler: parent-based, always on (100%)
+    provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    return Channel(f"static:///{address}", tracer_provider=provider)
+
+
+#: The clients of the overhead scenario and their configuration in words.
 CLIENTS: dict[str, tuple[ChannelMaker, str]] = {
     "plain": (_plain, "grpc.aio.insecure_channel(address)"),
     "finpy": (_finpy, "finpy_protocols.grpc.Channel('static:///address') with its defaults"),
+    "finpy-traced": (
+        _finpy_traced,
+        "the same with tracing on: OpenTelemetry SDK TracerProvider, 100% sampled, "
+        "SimpleSpanProcessor + InMemorySpanExporter",
+    ),
 }
 
 

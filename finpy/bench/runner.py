@@ -308,7 +308,10 @@ class BenchRunner:
         self.reporter.note(f"overhead: {calls} calls per client and concurrency level")
         start = time.perf_counter()
         result = await measure_overhead(
-            self.backends.addresses[0], calls=calls, clients=tuple(peers)
+            self.backends.addresses[0],
+            calls=calls,
+            # finpy with tracing on is measured beside finpy (observability's cost)
+            clients=(*peers, "finpy-traced") if "finpy" in peers else tuple(peers),
         )
         self.reporter.note(f"overhead measured in {time.perf_counter() - start:.1f}s")
         return result
