@@ -17,6 +17,9 @@ Two kinds, so that nothing is counted twice and the request path does little:
 Every instrument carries ``finpy.client`` (the client's label).  One
 :class:`ClientMetrics` exists per meter provider and is shared by the clients
 that use it; its observable instruments report exactly those clients.
+Collection may run on another thread (periodic readers, the Prometheus HTTP
+server); a client whose state changed in the middle of being read is skipped
+for that round rather than failing the whole collection.
 """
 
 from __future__ import annotations
@@ -141,7 +144,11 @@ class ClientMetrics:
         for client in live_clients():
             if client.endpoint_set is None or _provider_of(client) is not provider:
                 continue
-            yield client_snapshot(client)
+            try:
+                snap = client_snapshot(client)
+            except RuntimeError:  # read from a collector thread while the loop changed it
+                continue  # (a dict resized mid-read): this client is skipped this round
+            yield snap
 
     def _retries(self, options: CallbackOptions) -> Iterable[Observation]:
         for s in self._snapshots():
