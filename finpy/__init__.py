@@ -63,7 +63,15 @@ from finpy.filter import Filter, FilteredService
 from finpy.method import MethodConfig, MethodConfigs
 from finpy.observe import Telemetry
 from finpy.params import Param, Params
-from finpy.resolver import Bound, Failed, Negative, Pending, Resolution, Target
+from finpy.resolver import (
+    Bound,
+    DiscoveryPolicy,
+    Failed,
+    Negative,
+    Pending,
+    Resolution,
+    Target,
+)
 from finpy.retry import (
     Backoff,
     Classification,
@@ -100,6 +108,7 @@ __all__ = [
     "DeadlineExceededError",
     "DeadlineFilter",
     "DefaultTimeout",
+    "DiscoveryPolicy",
     "DrainTimeout",
     "Endpoint",
     "EndpointAddress",

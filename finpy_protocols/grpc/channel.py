@@ -63,13 +63,23 @@ _C = grpc.ChannelConnectivity
 
 
 def _logical_name(target: str | Resolution) -> str | None:
-    """The name TLS should verify: the host of a DNS-style target, else ``None``."""
+    """The name TLS should verify by default: the DNS name of a ``dns:``/``srv:`` target.
+
+    Other schemes (static lists, files, ZooKeeper paths, etcd prefixes, Consul and
+    Kubernetes service names) do not name a host a certificate could be issued
+    for: pass ``server_name=`` with them.
+    """
     if not isinstance(target, str):
         return None
     t = Target.parse(target)
-    if t.scheme in ("static", "file"):
-        return None
     name = t.endpoint
+    if t.scheme == "srv":  # _grpc._tcp.users.example -> users.example
+        labels = name.split(".")
+        while labels and labels[0].startswith("_"):
+            labels.pop(0)
+        return ".".join(labels) or None
+    if t.scheme != "dns":
+        return None
     if name.startswith("["):
         return name[1 : name.find("]")]
     host, sep, port = name.rpartition(":")

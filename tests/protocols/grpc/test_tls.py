@@ -112,10 +112,12 @@ async def test_mtls_presents_the_client_certificate(ca: trustme.CA) -> None:
 
 
 def test_logical_name_defaults_to_the_host_of_a_dns_target() -> None:
-    """A DNS-style target's host is the name TLS verifies unless server_name overrides it."""
+    """A dns:/srv: target's DNS name is what TLS verifies by default; path-style targets name none."""
     from finpy_protocols.grpc.channel import _logical_name
 
     assert _logical_name("dns:///users.svc.test:443") == SERVICE_NAME
     assert _logical_name("dns://127.0.0.1:53/users.svc.test:443") == SERVICE_NAME
     assert _logical_name("static:///127.0.0.1:1,127.0.0.2:1") is None
     assert _logical_name("127.0.0.1:1") is None
+    assert _logical_name("srv:///_grpc._tcp.users.svc.test") == SERVICE_NAME
+    assert _logical_name("zk://127.0.0.1:2181/services/users") is None
