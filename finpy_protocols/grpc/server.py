@@ -48,6 +48,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from finpy.clock import SYSTEM_CLOCK
 from finpy.context import _DEADLINE
+from finpy.errors import ConfigurationError
 from finpy.observe import semconv as sc
 from finpy.observe.outcome import OK, Outcome, description_of, outcome_of_error
 from finpy.observe.telemetry import Telemetry, tracer_provider_or_none
@@ -145,8 +146,13 @@ class _Instrumentation:
 
     def __init__(self, tracer_provider: Any, server_spans: bool) -> None:
         if not isinstance(server_spans, bool):
-            raise TypeError(f"server_spans must be True or False, got {server_spans!r}")
-        Telemetry(tracer_provider=tracer_provider)  # validates it, naming a bad value
+            raise ConfigurationError(f"server_spans must be True or False, got {server_spans!r}")
+        if tracer_provider is not None and not callable(
+            getattr(tracer_provider, "get_tracer", None)
+        ):
+            raise ConfigurationError(
+                f"tracer_provider must be an OpenTelemetry TracerProvider, got {tracer_provider!r}"
+            )
         self._provider = tracer_provider
         self._server_spans = server_spans
         self._tracer: trace.Tracer | None = None

@@ -438,3 +438,12 @@ def test_cancel_callbacks_run_once_and_late_ones_run_at_once() -> None:
     done._handler_done()
     done._terminated()  # the RPC ending after its handler returned is not a cancellation
     assert not done.cancelled
+
+
+@pytest.mark.parametrize("make", [ServerInterceptor, SyncServerInterceptor])
+def test_bad_interceptor_arguments_name_the_value(make: Any) -> None:
+    """A non-bool server_spans or a tracer_provider that is not one: ConfigurationError."""
+    with pytest.raises(finpy.ConfigurationError, match=r"server_spans.*'yes'"):
+        make(server_spans="yes")
+    with pytest.raises(finpy.ConfigurationError, match=r"tracer_provider.*'jaeger'"):
+        make(tracer_provider="jaeger")
