@@ -33,7 +33,7 @@ import grpc
 import grpc.aio
 
 from finpy.address import Address
-from finpy.clock import SYSTEM_CLOCK, Clock, ClockParam
+from finpy.clock import SYSTEM_CLOCK, Clock
 from finpy.context import _DEADLINE
 from finpy.errors import DeadlineExceededError
 from finpy.params import Param, Params
@@ -113,7 +113,7 @@ class GrpcTransport(Service[GrpcRequest, GrpcResponse]):
     @classmethod
     def factory(cls, address: Address, params: Params) -> GrpcTransport:
         """The ``transport`` callable a :class:`finpy.Client` takes."""
-        return cls(address, params[GrpcChannelConfig], clock=params[ClockParam].clock)
+        return cls(address, params[GrpcChannelConfig])
 
     # -- channel -------------------------------------------------------------------------
 
