@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from finpy.accrual.filter import FailureAccrualFilter
 from finpy.address import Address
 from finpy.balancer.base import Balancer
-from finpy.balancer.p2c import P2CLeastLoaded
+from finpy.balancer.ewma import P2CPeakEwma
 from finpy.clock import ClockParam
 from finpy.deadline import DeadlineFilter
 from finpy.endpoint_set import EndpointSet, EndpointSetStatistics
@@ -62,9 +62,9 @@ Rep = TypeVar("Rep")
 
 @dataclass(frozen=True, slots=True)
 class BalancerFactory(Param):
-    """Makes the client's balancer (default: P2C least-loaded)."""
+    """Makes the client's balancer (default: P2C peak-EWMA, latency-aware)."""
 
-    make: Callable[[], Balancer[Any, Any]] = P2CLeastLoaded
+    make: Callable[[], Balancer[Any, Any]] = P2CPeakEwma
 
 
 @dataclass(frozen=True, slots=True)
