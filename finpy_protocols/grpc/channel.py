@@ -19,7 +19,7 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import grpc
 import grpc.aio
@@ -51,6 +51,7 @@ from finpy_protocols.grpc.calls import (
     StreamUnaryCall,
     UnaryStreamCall,
     UnaryUnaryCall,
+    _Call,
 )
 from finpy_protocols.grpc.classifier import GRPC_CLASSIFIER
 from finpy_protocols.grpc.health import HealthCheck, health_check_module
@@ -147,18 +148,23 @@ class _MultiCallable:
         if not self._hedgeable and self._config.hedge is not False:
             self._config = dataclasses.replace(self._config, hedge=False)
 
-    def _request(
+    #: The call shape and the call class the subclass makes.
+    _shape: ClassVar[CallShape]
+    _call_class: ClassVar[type[_Call]]
+
+    def _start(
         self,
-        shape: CallShape,
         message: Any,
+        timeout: float | None,
         metadata: Any,
         credentials: Any,
         wait_for_ready: bool | None,
         compression: Any,
-    ) -> GrpcRequest:
-        return GrpcRequest(
+    ) -> Any:
+        """Make the call object; the stack runs when its outcome is first asked for."""
+        request = GrpcRequest(
             self._method,
-            shape,
+            self._shape,
             message,
             serializer=self._serializer,
             deserializer=self._deserializer,
@@ -168,14 +174,21 @@ class _MultiCallable:
             compression=compression,
             method_config=self._config,
         )
+        if timeout is None:
+            timeout = self._config.timeout
+        channel = self._channel
+        return self._call_class(channel._client, request, timeout, channel._label)
 
-    def _timeout(self, timeout: float | None) -> float | None:
-        return timeout if timeout is not None else self._config.timeout
+
+# The four multicallables differ only in the grpc interface they implement (and so
+# the signature of __call__, which generated stubs and type checkers rely on).
 
 
 class _UnaryUnary(_MultiCallable, grpc.aio.UnaryUnaryMultiCallable[Any, Any]):
     __slots__ = ()
     _hedgeable = True
+    _shape = CallShape.UNARY_UNARY
+    _call_class = UnaryUnaryCall
 
     def __call__(
         self,
@@ -186,16 +199,16 @@ class _UnaryUnary(_MultiCallable, grpc.aio.UnaryUnaryMultiCallable[Any, Any]):
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> UnaryUnaryCall:
-        req = self._request(
-            CallShape.UNARY_UNARY, request, metadata, credentials, wait_for_ready, compression
+        call: UnaryUnaryCall = self._start(
+            request, timeout, metadata, credentials, wait_for_ready, compression
         )
-        return UnaryUnaryCall(
-            self._channel._client, req, self._timeout(timeout), self._channel._label
-        )
+        return call
 
 
 class _UnaryStream(_MultiCallable, grpc.aio.UnaryStreamMultiCallable[Any, Any]):
     __slots__ = ()
+    _shape = CallShape.UNARY_STREAM
+    _call_class = UnaryStreamCall
 
     def __call__(
         self,
@@ -206,16 +219,16 @@ class _UnaryStream(_MultiCallable, grpc.aio.UnaryStreamMultiCallable[Any, Any]):
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> UnaryStreamCall:
-        req = self._request(
-            CallShape.UNARY_STREAM, request, metadata, credentials, wait_for_ready, compression
+        call: UnaryStreamCall = self._start(
+            request, timeout, metadata, credentials, wait_for_ready, compression
         )
-        return UnaryStreamCall(
-            self._channel._client, req, self._timeout(timeout), self._channel._label
-        )
+        return call
 
 
 class _StreamUnary(_MultiCallable, grpc.aio.StreamUnaryMultiCallable[Any, Any]):
     __slots__ = ()
+    _shape = CallShape.STREAM_UNARY
+    _call_class = StreamUnaryCall
 
     def __call__(
         self,
@@ -226,21 +239,16 @@ class _StreamUnary(_MultiCallable, grpc.aio.StreamUnaryMultiCallable[Any, Any]):
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> StreamUnaryCall:
-        req = self._request(
-            CallShape.STREAM_UNARY,
-            request_iterator,
-            metadata,
-            credentials,
-            wait_for_ready,
-            compression,
+        call: StreamUnaryCall = self._start(
+            request_iterator, timeout, metadata, credentials, wait_for_ready, compression
         )
-        return StreamUnaryCall(
-            self._channel._client, req, self._timeout(timeout), self._channel._label
-        )
+        return call
 
 
 class _StreamStream(_MultiCallable, grpc.aio.StreamStreamMultiCallable[Any, Any]):
     __slots__ = ()
+    _shape = CallShape.STREAM_STREAM
+    _call_class = StreamStreamCall
 
     def __call__(
         self,
@@ -251,17 +259,10 @@ class _StreamStream(_MultiCallable, grpc.aio.StreamStreamMultiCallable[Any, Any]
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> StreamStreamCall:
-        req = self._request(
-            CallShape.STREAM_STREAM,
-            request_iterator,
-            metadata,
-            credentials,
-            wait_for_ready,
-            compression,
+        call: StreamStreamCall = self._start(
+            request_iterator, timeout, metadata, credentials, wait_for_ready, compression
         )
-        return StreamStreamCall(
-            self._channel._client, req, self._timeout(timeout), self._channel._label
-        )
+        return call
 
 
 class Channel(grpc.aio.Channel):
