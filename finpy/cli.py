@@ -21,8 +21,17 @@ import logging
 import shlex
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from finpy.errors import ConfigurationError
+
+if TYPE_CHECKING:  # the bench imports grpc and rich: only when a subcommand needs them
+    from rich.console import Console
+
+    from finpy.bench.loadgen import OpenLoopStatistics
+    from finpy.bench.result import RunResult
+    from finpy.bench.scenarios import Scenario
+    from finpy.bench.suite import BenchOptions
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -138,7 +147,7 @@ def _split(values: Sequence[str] | None) -> list[str]:
     return [v.strip() for item in values or () for v in item.split(",") if v.strip()]
 
 
-def bench_options(args: argparse.Namespace, argv: Sequence[str]) -> object:
+def bench_options(args: argparse.Namespace, argv: Sequence[str]) -> BenchOptions:
     """The :class:`finpy.bench.suite.BenchOptions` of parsed ``finpy bench`` arguments."""
     from finpy.bench.peers import parse_peers
     from finpy.bench.runner import Overrides
@@ -167,7 +176,7 @@ def _bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from finpy.bench import report as rep
     from finpy.bench.peers import PEERS
     from finpy.bench.scenarios import SCENARIOS, build
-    from finpy.bench.suite import BenchOptions, run_bench
+    from finpy.bench.suite import run_bench
 
     json_to_stdout = args.json == "-"
     console = Console(stderr=json_to_stdout, highlight=False)
@@ -182,7 +191,6 @@ def _bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
         console.print("[b]peers[/]: " + ", ".join(PEERS))
         return 0
     options = bench_options(args, argv)
-    assert isinstance(options, BenchOptions)
     if not args.verbose:
         logging.getLogger("finpy").setLevel(logging.ERROR)
     console.print(
@@ -190,11 +198,10 @@ def _bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
         f"clients: {', '.join(options.peers)}"
     )
     if args.no_progress or not console.is_terminal:
-        reporter: rep.ProgressReporter | None = None
         report = asyncio.run(run_bench(options, _LineReporter(console)))
     else:
-        with rep.ProgressReporter(console) as reporter:
-            report = asyncio.run(run_bench(options, reporter))
+        with rep.ProgressReporter(console) as live:
+            report = asyncio.run(run_bench(options, live))
     console.print()
     rep.render(report, console)
     if args.json:
@@ -219,22 +226,16 @@ def _bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
 class _LineReporter:
     """Progress as plain lines (no terminal, or --no-progress)."""
 
-    def __init__(self, console: object) -> None:
-        from rich.console import Console
-
-        assert isinstance(console, Console)
+    def __init__(self, console: Console) -> None:
         self._console = console
 
-    def run_started(self, scenario: object, peer: str, planned: int) -> None:
+    def run_started(self, scenario: Scenario, peer: str, planned: int) -> None:
         pass
 
-    def run_progress(self, stats: object) -> None:
+    def run_progress(self, stats: OpenLoopStatistics) -> None:
         pass
 
-    def run_finished(self, result: object) -> None:
-        from finpy.bench.result import RunResult
-
-        assert isinstance(result, RunResult)
+    def run_finished(self, result: RunResult) -> None:
         lat = result.latency
         self._console.print(
             f"{result.scenario:>16} / {result.peer:<10} {result.load.planned:>6} requests  "

@@ -32,6 +32,7 @@ from finpy.bench.verify import PeerCheck
 __all__ = [
     "BenchReport",
     "ProgressReporter",
+    "json_records",
     "render",
     "to_markdown",
     "write_chart",
@@ -173,7 +174,7 @@ def render(report: BenchReport, console: Console) -> None:
             )
             table.add_row(c.peer, c.claim, c.evidence, verdict)
         console.print(table)
-    met, not_met, unjudged = summary_counts(report.bars)
+    met, not_met, unjudged = _summary_counts(report.bars)
     console.print(
         f"[b]finpy bars[/]: {met} met, {not_met} not met"
         + (f", {unjudged} not judged" if unjudged else "")
@@ -467,7 +468,7 @@ def _flat(axes: Any) -> Iterable[Any]:
         yield from row
 
 
-def summary_counts(bars: Sequence[BarCheck]) -> tuple[int, int, int]:
+def _summary_counts(bars: Sequence[BarCheck]) -> tuple[int, int, int]:
     """(met, not met, not judged)."""
     met = sum(1 for b in bars if b.met is True)
     not_met = sum(1 for b in bars if b.met is False)
