@@ -13,7 +13,8 @@ protocol adapters convert types at the edges.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Generic, TypeVar, overload
+from collections.abc import Coroutine
+from typing import Any, Generic, TypeVar, overload
 
 from finpy.service import Service, Status
 
@@ -80,8 +81,10 @@ class FilteredService(Service[Req, Rep]):
         self.filter = filter
         self.service = service
 
-    async def __call__(self, request: Req, /) -> Rep:
-        return await self.filter(request, self.service)
+    def __call__(self, request: Req, /) -> Coroutine[Any, Any, Rep]:
+        # Not ``async``: hand back the filter's own coroutine, so each layer of a stack
+        # costs one coroutine frame per call instead of two.
+        return self.filter(request, self.service)
 
     async def aclose(self) -> None:
         await self.service.aclose()
