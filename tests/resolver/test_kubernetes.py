@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import pytest
@@ -95,3 +96,41 @@ async def test_api_server_outage_keeps_the_set(kubernetes_fake: FakeKubernetes) 
         await asyncio.wait_for(res.wait_for(bound_to({"10.0.0.3:8080"})), 20)
     finally:
         await res.aclose()
+
+
+@pytest.mark.parametrize("yields", [0, 1, 2, 5])
+def test_stop_cuts_a_connection_accepted_just_before(
+    kubernetes_fake: FakeKubernetes, yields: int
+) -> None:
+    """A connection accepted right before stop() is cut, whether or not its handler ran.
+
+    The outage test's watch used to connect in this window and be served on by a
+    stopped fake (its handler started after the stop had swept the connections).
+    """
+    listener = kubernetes_fake._listener
+    assert listener is not None
+
+    async def pause_accepting() -> None:
+        asyncio.get_running_loop().remove_reader(listener.fileno())
+
+    async def accept_then_stop() -> None:
+        kubernetes_fake._accept(listener)  # accepted; the handler task is only scheduled
+        for _ in range(yields):  # the handler gets nowhere, or part of the way
+            await asyncio.sleep(0)
+        await kubernetes_fake._stop()
+
+    kubernetes_fake._thread.run(pause_accepting())
+    with socket.create_connection(("127.0.0.1", kubernetes_fake.port), timeout=5) as client:
+        client.sendall(
+            b"GET /apis/discovery.k8s.io/v1/namespaces/default/endpointslices"
+            b"?labelSelector=kubernetes.io/service-name=users&watch=true HTTP/1.1\r\n"
+            b"Host: x\r\n\r\n"
+        )
+        kubernetes_fake._thread.run(accept_then_stop())
+        try:  # the response may have begun before the stop; the connection must end
+            while client.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass  # cut with a reset, as a dying server's connections are
+        except TimeoutError:
+            pytest.fail("a connection accepted before stop() was left open")

@@ -10,6 +10,15 @@ port.
 A handler gets a :class:`HttpRequest` and returns an :class:`HttpResponse`; a
 response with a ``stream`` async iterator is sent with chunked encoding, one
 chunk per item, as a watch stream is.
+
+Stopping is exact: :meth:`FakeHttpServer.stop` cuts *every* connection the
+server has accepted, including one accepted a moment before whose handler has
+not run yet.  (``asyncio.start_server`` leaves such a connection behind: its
+handler starts after the stop and goes on serving a "stopped" server, and on
+3.11 a connection whose transport is built after ``Server.close()`` is leaked
+open, never answered.)  So the fake accepts itself, from the listening
+socket's reader callback, and tracks each socket and its handler task in the
+same step.
 """
 
 from __future__ import annotations
@@ -17,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -70,7 +81,9 @@ class FakeHttpServer:
     def __init__(self) -> None:
         self.port = free_port()
         self._thread = BackgroundLoop(f"finpy-{self.name}")
-        self._server: asyncio.base_events.Server | None = None
+        self._listener: socket.socket | None = None
+        # Every accepted socket, from accept() until its handler has closed it.
+        self._conns: set[socket.socket] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self.requests: list[HttpRequest] = []
@@ -94,8 +107,19 @@ class FakeHttpServer:
         self._thread.run(self._start())
 
     async def _start(self) -> None:
-        if self._server is None:
-            self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        if self._listener is not None:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self.port))
+            sock.listen(100)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        self._listener = sock
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._accept, sock)
 
     def stop(self) -> None:
         """Stop listening and cut every open connection (watches, blocking queries)."""
@@ -104,17 +128,19 @@ class FakeHttpServer:
                 self._thread.run(self._stop())
 
     async def _stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            asyncio.get_running_loop().remove_reader(listener.fileno())
+            listener.close()  # connections not accepted yet are reset by the kernel
         for w in list(self._writers):
             w.transport.abort()  # cut at once, as a dying server's connections are
         handlers = list(self._handlers)  # held watches and blocking queries end now
         for t in handlers:
             t.cancel()
         await asyncio.gather(*handlers, return_exceptions=True)
-        if server is not None:
-            await server.wait_closed()
+        for conn in list(self._conns):  # accepted, but the handler was cancelled unstarted
+            _reset(conn)
+        self._conns.clear()
 
     def close(self) -> None:
         self.stop()
@@ -142,12 +168,29 @@ class FakeHttpServer:
 
     # -- HTTP -----------------------------------------------------------------------------
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
-        task = asyncio.current_task()
-        if task is not None:
+    def _accept(self, listener: socket.socket) -> None:
+        """The listener's reader callback: accept, and track socket and handler at once.
+
+        Nothing runs between ``accept()`` and the tracking, so :meth:`_stop`
+        (on the same loop) sees every connection the kernel has handed over.
+        """
+        loop = asyncio.get_running_loop()
+        for _ in range(100):
+            try:
+                conn, _addr = listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            conn.setblocking(False)
+            self._conns.add(conn)
+            task = loop.create_task(self._serve(conn))
             self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
+
+    async def _serve(self, conn: socket.socket) -> None:
+        writer: asyncio.StreamWriter | None = None
         try:
+            reader, writer = await asyncio.open_connection(sock=conn)
+            self._writers.add(writer)
             request = await self._read_request(reader)
             if request is None:
                 return
@@ -157,12 +200,14 @@ class FakeHttpServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._writers.discard(writer)
-            if task is not None:
-                self._handlers.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            self._conns.discard(conn)
+            if writer is None:
+                _reset(conn)
+            else:
+                self._writers.discard(writer)
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
 
     async def _read_request(self, reader: asyncio.StreamReader) -> HttpRequest | None:
         line = await reader.readline()
@@ -203,3 +248,11 @@ class FakeHttpServer:
                 await writer.drain()
         writer.write(b"0\r\n\r\n")
         await writer.drain()
+
+
+def _reset(conn: socket.socket) -> None:
+    """Close ``conn`` with a reset (RST), as a dying server's kernel does."""
+    with contextlib.suppress(OSError):
+        if conn.fileno() != -1:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
