@@ -46,6 +46,15 @@ def _seconds(value: object, what: str, *, positive: bool = False) -> float:
     return v
 
 
+def _bounds(initial: float, maximum: float) -> tuple[float, float]:
+    """Validated ``(initial, maximum)`` of an exponential backoff, both > 0, maximum >= initial."""
+    i = _seconds(initial, "initial", positive=True)
+    m = _seconds(maximum, "maximum", positive=True)
+    if m < i:
+        raise ConfigurationError(f"backoff maximum ({maximum!r}) must be >= initial ({initial!r})")
+    return i, m
+
+
 class Backoff:
     """Delays between retries, computed by a tenacity wait strategy.
 
@@ -64,12 +73,7 @@ class Backoff:
     @classmethod
     def full_jitter(cls, initial: float = 0.01, maximum: float = 1.0) -> Backoff:
         """Retry n waits ``uniform(0, min(maximum, initial * 2 ** (n - 1)))`` (the default)."""
-        i = _seconds(initial, "initial", positive=True)
-        m = _seconds(maximum, "maximum", positive=True)
-        if m < i:
-            raise ConfigurationError(
-                f"backoff maximum ({maximum!r}) must be >= initial ({initial!r})"
-            )
+        i, m = _bounds(initial, maximum)
         return cls(
             wait_random_exponential(multiplier=i, max=m),
             description=f"full_jitter(initial={i:g}, maximum={m:g})",
@@ -78,12 +82,7 @@ class Backoff:
     @classmethod
     def exponential(cls, initial: float = 0.01, maximum: float = 1.0) -> Backoff:
         """Retry n waits exactly ``min(maximum, initial * 2 ** (n - 1))`` (no jitter)."""
-        i = _seconds(initial, "initial", positive=True)
-        m = _seconds(maximum, "maximum", positive=True)
-        if m < i:
-            raise ConfigurationError(
-                f"backoff maximum ({maximum!r}) must be >= initial ({initial!r})"
-            )
+        i, m = _bounds(initial, maximum)
         return cls(
             wait_exponential(multiplier=i, max=m),
             description=f"exponential(initial={i:g}, maximum={m:g})",
