@@ -168,6 +168,27 @@ def dnspython_query(
     return query
 
 
+def _refresh_delay(
+    state: ResolutionState,
+    ttl: float | None,
+    backoff: Backoff,
+    min_ttl: float,
+    max_ttl: float,
+    negative_refresh: float,
+) -> float:
+    """How long a DNS or SRV refresh loop sleeps after publishing ``state``.
+
+    ``Failed``: the next ``backoff`` delay.  Otherwise ``backoff`` is reset and
+    the delay is the record ``ttl`` if ``state`` is ``Bound`` with addresses,
+    else ``negative_refresh``, clamped to ``[min_ttl, max_ttl]``.
+    """
+    if isinstance(state, Failed):
+        return backoff.next()
+    backoff.reset()
+    good = isinstance(state, Bound) and state.addresses
+    return clamp_ttl(ttl if good else negative_refresh, min_ttl, max_ttl)
+
+
 def _check_bounds(min_ttl: float, max_ttl: float) -> None:
     for name, v in (("min_ttl", min_ttl), ("max_ttl", max_ttl)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
@@ -240,14 +261,9 @@ class DnsResolver:
                 lookups = await asyncio.gather(*(query(host, f) for f in self.families))
                 state, ttl = combine(host, port, lookups)
                 res.publish(state)
-                if isinstance(state, Failed):
-                    delay = backoff.next()
-                elif isinstance(state, Bound) and state.addresses:
-                    backoff.reset()
-                    delay = clamp_ttl(ttl, self.min_ttl, self.max_ttl)
-                else:
-                    backoff.reset()
-                    delay = clamp_ttl(self.negative_refresh, self.min_ttl, self.max_ttl)
+                delay = _refresh_delay(
+                    state, ttl, backoff, self.min_ttl, self.max_ttl, self.negative_refresh
+                )
                 await self._clock.sleep(delay)
 
         return background_resolution(target.raw, refresh_loop, clock=self._clock)

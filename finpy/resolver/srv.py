@@ -33,7 +33,7 @@ from finpy.errors import ConfigurationError, TargetError
 from finpy.resolver.background import Backoff, background_resolution
 from finpy.resolver.dns import (
     DnsQuery,
-    clamp_ttl,
+    _refresh_delay,
     dnspython_query,
     nameserver_of,
 )
@@ -193,14 +193,9 @@ class SrvResolver:
             while True:
                 state, ttl = await self._lookup(query, name)
                 res.publish(state)
-                if isinstance(state, Failed):
-                    delay = backoff.next()
-                else:
-                    backoff.reset()
-                    good = isinstance(state, Bound) and state.addresses
-                    delay = clamp_ttl(
-                        ttl if good else self.negative_refresh, self.min_ttl, self.max_ttl
-                    )
+                delay = _refresh_delay(
+                    state, ttl, backoff, self.min_ttl, self.max_ttl, self.negative_refresh
+                )
                 await self._clock.sleep(delay)
 
         return background_resolution(target.raw, refresh_loop, clock=self._clock)
