@@ -75,6 +75,13 @@ class Backoff:
         return f"Backoff(base={self.base}, cap={self.cap}, attempt={self.attempt})"
 
 
+async def _stop_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel ``task`` (if any) and wait until it has ended, whatever its outcome."""
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 Worker = Callable[[Resolution], Awaitable[None]]
 
 
@@ -102,9 +109,7 @@ def background_resolution(
     task: asyncio.Task[None] | None = None
 
     async def close() -> None:
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await _stop_task(task)
         if cleanup is not None:
             await cleanup()
 

@@ -41,7 +41,7 @@ from finpy.clock import SYSTEM_CLOCK, Clock
 from finpy.errors import ConfigurationError, TargetError
 from finpy.resolver._etcd.client import EtcdClient
 from finpy.resolver.address_json import address_from_json, address_to_json
-from finpy.resolver.background import Backoff, background_resolution
+from finpy.resolver.background import Backoff, _stop_task, background_resolution
 from finpy.resolver.guard import MalformedUpdateError
 from finpy.resolver.resolution import Resolution
 from finpy.resolver.serverset import decode_member
@@ -198,9 +198,7 @@ class EtcdAnnouncement:
         if self._closed:
             return
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await _stop_task(self._task)
         with contextlib.suppress(grpc.aio.AioRpcError):
             await self._client.revoke(self.lease)
         await self._client.aclose()

@@ -41,7 +41,7 @@ from urllib.parse import parse_qs
 from finpy.address import Address
 from finpy.clock import SYSTEM_CLOCK, Clock
 from finpy.errors import ConfigurationError, TargetError
-from finpy.resolver.background import Backoff, background_resolution
+from finpy.resolver.background import Backoff, _stop_task, background_resolution
 from finpy.resolver.guard import MalformedUpdateError
 from finpy.resolver.resolution import Resolution
 from finpy.resolver.serverset import encode_member, serverset_addresses
@@ -286,9 +286,7 @@ class ZooKeeperAnnouncement:
         if self._closed:
             return
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await _stop_task(self._task)
 
         def withdraw() -> None:
             if self.node is not None and self._client.connected:
