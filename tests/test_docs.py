@@ -37,3 +37,19 @@ def test_every_docs_page_is_in_the_nav() -> None:
     pages = [p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")]
     missing = [p for p in pages if p not in nav]
     assert not missing, f"pages not in mkdocs.yml nav: {missing}"
+
+
+def test_readme_quickstart_runs(tmp_path: Path) -> None:
+    """The quickstart code block of README.md runs as written and answers from the cluster."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"## Quickstart\n\n```python\n(.*?)```", readme, re.S)
+    assert match, "README.md has no Quickstart python block"
+    script = tmp_path / "quickstart.py"
+    script.write_text(match.group(1))
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^backend-\d hi 0$", result.stdout, re.M), result.stdout
