@@ -63,7 +63,7 @@ class DeadlineFilter(Filter[Req, Rep]):
         self._clock = clock
 
     async def __call__(self, request: Req, service: Service[Req, Rep], /) -> Rep:
-        deadline = _DEADLINE.get()
+        inherited = deadline = _DEADLINE.get()
         now = self._clock.now()
         if self._default is not None:
             d = now + self._default
@@ -76,6 +76,10 @@ class DeadlineFilter(Filter[Req, Rep]):
             raise DeadlineExceededError(
                 f"deadline had passed {-remaining * 1000:.1f} ms before the request was sent; not sent"
             )
+        if deadline is inherited and not self._enforce:
+            # The caller's scope already holds this deadline (the gRPC surface sets it):
+            # nothing to add on this request's path but the expiry check above.
+            return await service(request)
         token = _DEADLINE.set(deadline)
         try:
             if not self._enforce:
